@@ -1,0 +1,232 @@
+"""The public `serve.*` functions, over one process-wide `ServeInstance`."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import (
+    HTTPOptions,
+    ServeConfig,
+    load_config,
+    parse_http_options,
+    validate_route_prefix,
+)
+from .deployment import Application, Deployment
+from .exceptions import ServeNotRunningError
+from .handle import DeploymentHandle
+from .instance import ServeInstance
+
+__all__ = [
+    "start",
+    "run",
+    "delete",
+    "shutdown",
+    "status",
+    "get_app_handle",
+    "get_deployment_handle",
+    "run_config",
+    "current_instance",
+    "ServeStatus",
+    "ApplicationStatus",
+]
+
+logger = logging.getLogger("reference_impl")
+
+_lock = threading.RLock()
+_instance: ServeInstance | None = None
+
+
+def current_instance() -> ServeInstance | None:
+    """The running instance, if any (used by the pytest plugin's adapter)."""
+    return _instance
+
+
+def start(http_options: HTTPOptions | Mapping[str, Any] | None = None, **ignored: Any) -> None:
+    """Start the instance (proxy on `http_options.host:port`) if it is not running.
+
+    When it runs already, differing `http_options` are ignored with a warning, as in
+    Ray: HTTP settings are fixed for the life of the instance (KA-5).
+    """
+    global _instance
+    unknown = set(ignored) - {"detached", "proxy_location", "grpc_options", "logging_config"}
+    if unknown:
+        raise TypeError(f"serve.start() got unexpected keyword argument(s) {sorted(unknown)}")
+    options = parse_http_options(http_options)
+    with _lock:
+        if _instance is None:
+            _instance = ServeInstance(options)
+            return
+        running = _instance.http_options
+        logger.info(
+            "Connecting to the running Serve instance. "
+            "New http_options will not be applied."
+        )
+        if http_options is not None:
+            differing = [
+                name
+                for name in type(options).model_fields
+                if getattr(options, name) != getattr(running, name)
+            ]
+            if differing:
+                logger.warning(
+                    "The new client HTTP config differs from the existing one in the following "
+                    "fields: %s. The new HTTP config is ignored.",
+                    differing,
+                )
+
+
+def _require() -> ServeInstance:
+    if _instance is None:
+        raise ServeNotRunningError(
+            "Serve is not running; call serve.run(app) or serve.start() first."
+        )
+    return _instance
+
+
+def run(
+    target: Application,
+    blocking: bool = False,
+    name: str = "default",
+    route_prefix: str | None = "/",
+    logging_config: Any = None,
+    _local_testing_mode: bool = False,
+) -> DeploymentHandle:
+    """Deploy `target` as app `name` at `route_prefix`; return its ingress handle."""
+    if isinstance(target, Deployment):
+        raise TypeError(
+            f"serve.run() expects an Application; call `{target.name}.bind()` and pass that."
+        )
+    if not isinstance(target, Application):
+        raise TypeError(
+            f"serve.run() expects an Application returned by Deployment.bind(), got {target!r}"
+        )
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"Invalid application name {name!r}: must be a non-empty string.")
+    validate_route_prefix(route_prefix)
+    with _lock:
+        if _instance is None:
+            start()
+        handle = _require().deploy(target, name, route_prefix)
+    if blocking:
+        _block_until_interrupted()
+    return handle
+
+
+def _block_until_interrupted() -> None:
+    stop = threading.Event()
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        shutdown()
+
+
+def delete(name: str, _blocking: bool = True) -> None:
+    """Delete app `name` (its route disappears, its replicas stop); unknown names are ignored."""
+    with _lock:
+        if _instance is not None:
+            _instance.delete(name)
+
+
+def shutdown() -> None:
+    """Stop every app, the proxy and their threads; a no-op when not running."""
+    global _instance
+    with _lock:
+        instance, _instance = _instance, None
+    if instance is not None:
+        instance.shutdown()
+
+
+def get_app_handle(name: str) -> DeploymentHandle:
+    return _require().handle(name)
+
+
+def get_deployment_handle(deployment_name: str, app_name: str | None = None) -> DeploymentHandle:
+    instance = _require()
+    if app_name is None:
+        if len(instance.apps) != 1:
+            raise ValueError(
+                "app_name is required when more than one application is running: "
+                f"{sorted(instance.apps)}"
+            )
+        app_name = next(iter(instance.apps))
+    return instance.handle(app_name, deployment_name)
+
+
+@dataclass(frozen=True)
+class ApplicationStatus:
+    status: str
+    route_prefix: str | None
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServeStatus:
+    applications: dict[str, ApplicationStatus]
+    proxies: dict[str, str]
+    url: str | None
+
+
+def status() -> ServeStatus:
+    instance = _instance
+    if instance is None:
+        return ServeStatus(applications={}, proxies={}, url=None)
+    apps = {
+        name: ApplicationStatus(
+            status="RUNNING",
+            route_prefix=app.route_prefix,
+            deployments={
+                dep_name: {"status": "HEALTHY", "replica_states": {"RUNNING": len(dep.replicas)}}
+                for dep_name, dep in app.deployments.items()
+            },
+        )
+        for name, app in list(instance.apps.items())
+    }
+    return ServeStatus(applications=apps, proxies={"local": "HEALTHY"}, url=instance.url)
+
+
+def import_attr(path: str) -> Any:
+    """`pkg.mod:attr` or `pkg.mod.attr` → the object."""
+    module_name, _, attr = path.partition(":") if ":" in path else path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ImportError(f"Cannot import module {module_name!r} from import_path {path!r}: {err}") from err
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ImportError(f"Module {module_name!r} has no attribute {attr!r} (import_path {path!r})") from None
+
+
+def build_application(import_path: str, args: Mapping[str, Any]) -> Application:
+    """What a config file's `import_path` names: an Application, or a builder taking `args`."""
+    target = import_attr(import_path)
+    if isinstance(target, Application):
+        if args:
+            raise ValueError(
+                f"import_path {import_path!r} names a bound Application, which takes no args; "
+                "point it at a builder function `def app_builder(args: dict) -> Application`."
+            )
+        return target
+    if isinstance(target, Deployment):
+        raise TypeError(f"import_path {import_path!r} names a Deployment; bind it: `app = {target.name}.bind()`.")
+    if callable(target):
+        built = target(dict(args))
+        if isinstance(built, Application):
+            return built
+        raise TypeError(f"The builder {import_path!r} returned {built!r}, not an Application")
+    raise TypeError(f"import_path {import_path!r} names {target!r}, not an Application or builder")
+
+
+def run_config(config: ServeConfig | str | Mapping[str, Any]) -> dict[str, DeploymentHandle]:
+    """Start with the config's http_options and deploy each of its applications."""
+    if not isinstance(config, ServeConfig):
+        config = load_config(config)
+    apps = [(a, build_application(a.import_path, a.args)) for a in config.applications]
+    start(config.http_options)
+    return {a.name: run(app, name=a.name, route_prefix=a.route_prefix) for a, app in apps}

@@ -1,0 +1,90 @@
+"""`reference-serve run <config.yaml | module:app>` (also `python -m reference_impl`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import api
+from .config import ConfigError, ServeConfig, load_config, parse_http_options
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reference-serve",
+        description="Run Serve applications on the reference implementation.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="deploy a config file or an import path and serve until Ctrl-C",
+        description="Deploy a Serve config file (YAML) or an application import path "
+        "(`module:app`) and serve it until interrupted.",
+    )
+    run.add_argument("target", help="a Serve config file (.yaml/.yml/.json) or `module:app`")
+    run.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=None, help="TCP port (default 8000; 0 = any free)")
+    run.add_argument("--route-prefix", default="/", help="route prefix for an import path target")
+    run.add_argument("--name", default="default", help="application name for an import path target")
+    run.add_argument(
+        "--app-dir", default=".", help="directory added to sys.path before importing (default .)"
+    )
+    return parser
+
+
+def _config_for(args: argparse.Namespace) -> ServeConfig:
+    target: str = args.target
+    if target.endswith((".yaml", ".yml", ".json")) or Path(target).is_file():
+        config = load_config(target)
+    else:
+        config = load_config(
+            {
+                "applications": [
+                    {"name": args.name, "route_prefix": args.route_prefix, "import_path": target}
+                ]
+            }
+        )
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if overrides:
+        merged = config.http_options.model_dump(exclude_unset=True) | overrides
+        config = config.model_copy(update={"http_options": parse_http_options(merged)})
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sys.path.insert(0, str(Path(args.app_dir).resolve()))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        config = _config_for(args)
+        api.run_config(config)
+    except (ConfigError, ValueError, TypeError, ImportError) as err:
+        print(f"reference-serve: error: {err}", file=sys.stderr)
+        api.shutdown()
+        return 2
+    except Exception as err:  # a replica failed to start, a port is taken, ...
+        print(f"reference-serve: error: {err}", file=sys.stderr)
+        api.shutdown()
+        return 1
+    instance = api.current_instance()
+    assert instance is not None
+    routes = ", ".join(f"{a.route_prefix} -> {a.name}" for a in config.applications)
+    print(f"Serving on {instance.url} ({routes}); press Ctrl-C to stop.", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.shutdown()
+        print("Stopped.", flush=True)
+    return 0

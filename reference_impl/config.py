@@ -1,0 +1,214 @@
+"""Validated settings: `http_options`, Serve config files, and the keep-alive rule.
+
+Everything a user hands us is checked here, at the call that received it, with an
+error that names the field, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = [
+    "DEFAULT_KEEP_ALIVE_TIMEOUT_S",
+    "KEEP_ALIVE_ENV_VAR",
+    "HTTPOptions",
+    "ApplicationConfig",
+    "ServeConfig",
+    "ConfigError",
+    "parse_http_options",
+    "load_config",
+    "validate_route_prefix",
+    "effective_keep_alive",
+]
+
+# The guide's figure; Ray 2.60 itself defaults to 90 s (see docs/reference-impl.md).
+DEFAULT_KEEP_ALIVE_TIMEOUT_S = 5
+KEEP_ALIVE_ENV_VAR = "RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S"
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message names the field and what is allowed."""
+
+
+class HTTPOptions(BaseModel):
+    """Settings of the HTTP proxy, fixed when the instance starts (Ray's `HTTPOptions`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Interface to bind.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+    root_path: str = Field("", description="ASGI root_path prefix for every app.")
+    keep_alive_timeout_s: int = Field(
+        DEFAULT_KEEP_ALIVE_TIMEOUT_S,
+        ge=0,
+        description="Seconds an idle keep-alive connection stays open.",
+    )
+    request_timeout_s: float | None = Field(
+        None, gt=0, description="End-to-end request timeout; past it the client gets 408."
+    )
+    max_request_body_bytes: int | None = Field(
+        None, gt=0, description="Larger request bodies are rejected with 413 (None: no limit)."
+    )
+    # Accepted for compatibility with Ray configs; a single process has one proxy.
+    location: str | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _host_not_empty(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must be a host name or IP address, e.g. '127.0.0.1'")
+        return value
+
+
+class ApplicationConfig(BaseModel):
+    """One entry of a config file's `applications` list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "default"
+    route_prefix: str | None = "/"
+    import_path: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    runtime_env: dict[str, Any] = Field(default_factory=dict)
+    deployments: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("route_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str | None) -> str | None:
+        return validate_route_prefix(value)
+
+    @field_validator("import_path")
+    @classmethod
+    def _check_import_path(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][\w.]*[:.][A-Za-z_]\w*", value):
+            raise ValueError("must look like 'package.module:app' or 'package.module.app'")
+        return value
+
+
+class ServeConfig(BaseModel):
+    """A Serve config file: the subset of Ray's schema this implementation honours."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    proxy_location: str | None = None
+    http_options: HTTPOptions = Field(default_factory=HTTPOptions)
+    applications: list[ApplicationConfig] = Field(default_factory=list)
+    logging_config: dict[str, Any] | None = None
+
+    @field_validator("applications")
+    @classmethod
+    def _unique(cls, apps: list[ApplicationConfig]) -> list[ApplicationConfig]:
+        names = [a.name for a in apps]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"application names must be unique; repeated: {dupes}")
+        prefixes = [a.route_prefix for a in apps if a.route_prefix is not None]
+        dupes = sorted({p for p in prefixes if prefixes.count(p) > 1})
+        if dupes:
+            raise ValueError(f"route prefixes must be unique; repeated: {dupes}")
+        return apps
+
+
+def _describe(err: ValidationError, what: str) -> str:
+    lines = [f"Invalid {what}:"]
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(root)"
+        bad = e.get("input")
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {field}: unknown field (value {bad!r}); remove it or check the spelling")
+        else:
+            lines.append(f"  {field}: {e['msg']} (got {bad!r})")
+    return "\n".join(lines)
+
+
+def parse_http_options(options: HTTPOptions | Mapping[str, Any] | None) -> HTTPOptions:
+    """Validate `http_options` given as a dict or an `HTTPOptions`."""
+    if options is None:
+        return HTTPOptions()
+    if isinstance(options, HTTPOptions):
+        return options
+    if not isinstance(options, Mapping):
+        raise ConfigError(
+            f"http_options must be a dict or HTTPOptions, got {type(options).__name__}"
+        )
+    try:
+        return HTTPOptions(**options)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, "http_options")) from None
+
+
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeConfig:
+    """Read and validate a Serve config file (YAML or JSON path) or an equivalent dict."""
+    if isinstance(source, Mapping):
+        data: Any = dict(source)
+        what = "Serve config"
+    else:
+        path = Path(source)
+        what = f"Serve config file {str(path)!r}"
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise ConfigError(f"Cannot read {what}: {err.strerror}") from None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{what} is not valid YAML: {err}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{what} must be a mapping with 'http_options' and 'applications', "
+            f"got {type(data).__name__}"
+        )
+    try:
+        return ServeConfig(**data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, what)) from None
+
+
+def validate_route_prefix(route_prefix: str | None) -> str | None:
+    """Ray's rules, with Ray's messages: leading '/', no trailing '/', no wildcards."""
+    if route_prefix is None:
+        return None
+    if not isinstance(route_prefix, str):
+        raise ValueError(
+            f"Invalid route_prefix {route_prefix!r}: must be a string starting with '/' or None."
+        )
+    if not route_prefix.startswith("/"):
+        raise ValueError(
+            f"Invalid route_prefix '{route_prefix}', must start with a forward slash ('/')."
+        )
+    if route_prefix != "/" and route_prefix.endswith("/"):
+        raise ValueError(f"Invalid route_prefix '{route_prefix}', may not end with a trailing '/'.")
+    if "{" in route_prefix or "}" in route_prefix:
+        raise ValueError(f"Invalid route_prefix '{route_prefix}', may not contain wildcards.")
+    return route_prefix
+
+
+def keep_alive_from_env(environ: Mapping[str, str]) -> int | None:
+    """The env override, Ray's way: unset or `0` means "not set"; bad values raise."""
+    raw = environ.get(KEEP_ALIVE_ENV_VAR)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"Environment variable `{KEEP_ALIVE_ENV_VAR}` value `{raw}` cannot be converted "
+            "to `int`! Set it to a whole number of seconds, or unset it."
+        ) from None
+    if value < 0:
+        raise ConfigError(
+            f"Got unexpected value `{value}` for `{KEEP_ALIVE_ENV_VAR}` environment variable! "
+            "Expected non negative `int`."
+        )
+    return value or None
+
+
+def effective_keep_alive(options: HTTPOptions, environ: Mapping[str, str] | None = None) -> int:
+    """KA-1..KA-4 in one place: the env var beats `keep_alive_timeout_s`, which beats 5 s."""
+    from_env = keep_alive_from_env(os.environ if environ is None else environ)
+    return options.keep_alive_timeout_s if from_env is None else from_env

@@ -1,0 +1,147 @@
+"""`@serve.deployment`, `Deployment` and `Application` (a bound deployment graph)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, overload
+
+__all__ = ["Deployment", "Application", "DeploymentOptions", "deployment"]
+
+# Options Ray accepts that have no effect in a single process; accepted so Ray code runs.
+_ACCEPTED_RAY_OPTIONS = frozenset(
+    {
+        "ray_actor_options",
+        "autoscaling_config",
+        "health_check_period_s",
+        "health_check_timeout_s",
+        "graceful_shutdown_wait_loop_s",
+        "graceful_shutdown_timeout_s",
+        "logging_config",
+        "placement_group_bundles",
+        "placement_group_strategy",
+        "max_replicas_per_node",
+        "version",
+    }
+)
+
+
+@dataclass(frozen=True)
+class DeploymentOptions:
+    """What the reference implementation does with a deployment's options."""
+
+    name: str
+    num_replicas: int = 1
+    max_ongoing_requests: int = 5
+    max_queued_requests: int = -1
+    user_config: Any = None
+    ignored: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    known = {"name", "num_replicas", "max_ongoing_requests", "max_queued_requests", "user_config"}
+    unknown = sorted(set(kwargs) - known - _ACCEPTED_RAY_OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"Unknown deployment option(s) {unknown}; allowed: {sorted(known | _ACCEPTED_RAY_OPTIONS)}"
+        )
+    if "name" in kwargs and (not isinstance(kwargs["name"], str) or not kwargs["name"]):
+        raise ValueError(f"Invalid deployment name {kwargs['name']!r}: must be a non-empty string.")
+    for key, low in (("num_replicas", 1), ("max_ongoing_requests", 1), ("max_queued_requests", -1)):
+        if key in kwargs:
+            value = kwargs[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(
+                    f"Invalid {key} {value!r}: must be an integer >= {low}."
+                    + (" Use -1 for no limit." if key == "max_queued_requests" else "")
+                )
+            if key == "max_queued_requests" and value == 0:
+                raise ValueError("Invalid max_queued_requests 0: must be -1 (no limit) or >= 1.")
+    return kwargs
+
+
+def _split(kwargs: dict[str, Any]) -> dict[str, Any]:
+    ignored = {k: kwargs.pop(k) for k in list(kwargs) if k in _ACCEPTED_RAY_OPTIONS}
+    if ignored:
+        kwargs["ignored"] = ignored
+    return kwargs
+
+
+class Deployment:
+    """A class or function made servable by `@serve.deployment`; `.bind()` it to deploy."""
+
+    def __init__(self, target: Callable[..., Any], options: DeploymentOptions) -> None:
+        self.func_or_class = target
+        self._options = options
+
+    @property
+    def name(self) -> str:
+        return self._options.name
+
+    @property
+    def options_(self) -> DeploymentOptions:
+        return self._options
+
+    @property
+    def is_function(self) -> bool:
+        return not inspect.isclass(self.func_or_class)
+
+    def options(self, **kwargs: Any) -> Deployment:
+        """A copy with some options changed (same rules as the decorator)."""
+        ignored = dict(self._options.ignored)
+        kwargs = _split(_check_options(dict(kwargs)))
+        ignored.update(kwargs.pop("ignored", {}))
+        return Deployment(self.func_or_class, replace(self._options, ignored=ignored, **kwargs))
+
+    def bind(self, *args: Any, **kwargs: Any) -> Application:
+        if self.is_function and (args or kwargs):
+            raise TypeError(
+                f"Function deployment {self.name!r} takes no constructor arguments; "
+                "call .bind() with none."
+            )
+        return Application(self, args, kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"Deployment {self.name!r} cannot be called directly. "
+            "Use `.bind(...)` and pass the result to `serve.run`."
+        )
+
+    def __repr__(self) -> str:
+        return f"Deployment(name={self.name!r})"
+
+
+class Application:
+    """A deployment bound to its constructor arguments; arguments may be Applications too."""
+
+    def __init__(self, deployment: Deployment, args: tuple[Any, ...], kwargs: dict[str, Any]):
+        self.deployment = deployment
+        self.args = args
+        self.kwargs = kwargs
+
+    def __repr__(self) -> str:
+        return f"Application({self.deployment.name!r})"
+
+
+@overload
+def deployment(_target: Callable[..., Any]) -> Deployment: ...
+@overload
+def deployment(
+    _target: None = None, **options: Any
+) -> Callable[[Callable[..., Any]], Deployment]: ...
+
+
+def deployment(_target: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """Decorate a class or function as a deployment: `@serve.deployment` or
+    `@serve.deployment(name=..., num_replicas=..., max_ongoing_requests=...)`."""
+    _check_options(options)
+
+    def wrap(target: Callable[..., Any]) -> Deployment:
+        if not callable(target):
+            raise TypeError(f"@serve.deployment needs a class or function, got {target!r}")
+        kwargs = _split(dict(options))
+        kwargs.setdefault("name", target.__name__)
+        return Deployment(target, DeploymentOptions(**kwargs))
+
+    return wrap(_target) if _target is not None else wrap

@@ -1,0 +1,34 @@
+"""The state one HTTP or WebSocket request shares between the proxy and a replica."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .channel import Channel
+
+__all__ = ["Exchange", "Finished"]
+
+
+class Finished:
+    """Last item of an outbox: the replica is done with the request."""
+
+    __slots__ = ("failed",)
+
+    def __init__(self, failed: bool) -> None:
+        self.failed = failed  # True: the app raised after the response had started
+
+
+class Exchange:
+    """`inbox` carries client messages to the replica, `outbox` the app's replies back.
+
+    `client_gone` is set by the proxy when the client disconnected before the
+    response was complete; replicas read it to fail WebSocket sends.
+    """
+
+    __slots__ = ("request_id", "inbox", "outbox", "client_gone")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.inbox: Channel[dict[str, Any]] = Channel()
+        self.outbox: Channel[dict[str, Any] | Finished] = Channel()
+        self.client_gone = False

@@ -1,0 +1,198 @@
+"""A running Serve instance: the proxy, the route table and the deployed apps."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import HTTPOptions, effective_keep_alive
+from .deployment import Application, Deployment
+from .exceptions import DeploymentStartError, ServeError
+from .handle import DeploymentHandle
+from .loops import LoopThread
+from .proxy import Endpoint, Proxy
+from .replica import Replica
+from .router import Router
+from .routes import RouteTable
+from .server import HTTPServer
+
+__all__ = ["ServeInstance", "DeployedApp", "DeployedDeployment"]
+
+logger = logging.getLogger("reference_impl")
+
+REPLICA_START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class DeployedDeployment:
+    deployment: Deployment
+    replicas: list[Replica]
+    router: Router[Replica]
+
+
+@dataclass
+class DeployedApp:
+    name: str
+    route_prefix: str | None
+    ingress: str
+    deployments: dict[str, DeployedDeployment] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        for dep in self.deployments.values():
+            dep.router.retire()
+        for dep in reversed(list(self.deployments.values())):
+            for replica in dep.replicas:
+                replica.stop()
+
+
+class ServeInstance:
+    """Owns every thread and socket of one Serve instance; `shutdown()` frees them all."""
+
+    def __init__(self, http_options: HTTPOptions, environ: Mapping[str, str] | None = None):
+        self.http_options = http_options
+        keep_alive = effective_keep_alive(http_options, os.environ if environ is None else environ)
+        self._lock = threading.RLock()
+        self._routes: RouteTable[Endpoint] = RouteTable()
+        self.apps: dict[str, DeployedApp] = {}
+        self._proxy_loop = LoopThread("serve-proxy")
+        try:
+            self.server = HTTPServer(
+                Proxy(self._routes, http_options), http_options, keep_alive, self._proxy_loop
+            )
+            self.server.start()
+        except BaseException:
+            self._proxy_loop.stop()
+            raise
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def keep_alive_timeout_s(self) -> int:
+        return self.server.keep_alive_s
+
+    def driver_loop(self) -> Any:
+        """The loop that runs handle calls made from plain (non-async) code."""
+        return self._proxy_loop.loop
+
+    # -- deploying -------------------------------------------------------------------
+
+    def deploy(self, app: Application, name: str, route_prefix: str | None) -> DeploymentHandle:
+        with self._lock:
+            owner = self._prefix_owner(route_prefix)
+            if owner is not None and owner != name:
+                raise ServeError(
+                    f"Prefix {route_prefix} is being used by application \"{owner}\". "
+                    f"Failed to deploy application \"{name}\"."
+                )
+            new = DeployedApp(name, route_prefix, app.deployment.name)
+            try:
+                self._start_graph(app, new, {})
+            except BaseException:
+                new.stop()
+                raise
+            old = self.apps.get(name)
+            self.apps[name] = new
+            if old is not None and old.route_prefix is not None and old.route_prefix != route_prefix:
+                self._routes.remove(old.route_prefix)
+            if route_prefix is not None:
+                router = new.deployments[new.ingress].router
+                self._routes.set(route_prefix, Endpoint(name, router))
+        if old is not None:
+            old.stop()
+        return self.handle(name, new.ingress)
+
+    def _prefix_owner(self, route_prefix: str | None) -> str | None:
+        if route_prefix is None:
+            return None
+        for app in self.apps.values():
+            if app.route_prefix == route_prefix:
+                return app.name
+        return None
+
+    def _start_graph(self, node: Application, app: DeployedApp, seen: dict[int, DeploymentHandle]) -> DeploymentHandle:
+        """Start `node`'s dependencies first, then its replicas; return its handle."""
+        if id(node) in seen:
+            return seen[id(node)]
+        args = tuple(self._resolve(a, app, seen) for a in node.args)
+        kwargs = {k: self._resolve(v, app, seen) for k, v in node.kwargs.items()}
+        dep = node.deployment
+        if dep.name in app.deployments:
+            raise ServeError(
+                f"Application {app.name!r} has two different deployments named {dep.name!r}; "
+                "give one of them another name with .options(name=...)."
+            )
+        opts = dep.options_
+        replicas = [Replica(dep, app.name, i, args, kwargs) for i in range(opts.num_replicas)]
+        router: Router[Replica] = Router(
+            dep.name, replicas, opts.max_ongoing_requests, opts.max_queued_requests
+        )
+        app.deployments[dep.name] = DeployedDeployment(dep, [], router)
+        for replica in replicas:
+            try:
+                replica.start(REPLICA_START_TIMEOUT_S)
+            except DeploymentStartError:
+                for other in replicas:
+                    if other is not replica:
+                        other.stop()
+                app.deployments.pop(dep.name)
+                raise
+            app.deployments[dep.name].replicas.append(replica)
+        handle = self.handle_for(app.name, dep.name, router)
+        seen[id(node)] = handle
+        return handle
+
+    def _resolve(self, value: Any, app: DeployedApp, seen: dict[int, DeploymentHandle]) -> Any:
+        if isinstance(value, Application):
+            return self._start_graph(value, app, seen)
+        if isinstance(value, list | tuple):
+            return type(value)(self._resolve(v, app, seen) for v in value)
+        if isinstance(value, dict):
+            return {k: self._resolve(v, app, seen) for k, v in value.items()}
+        return value
+
+    # -- handles -----------------------------------------------------------------------
+
+    def handle_for(self, app_name: str, deployment: str, router: Router[Replica]) -> DeploymentHandle:
+        return DeploymentHandle(deployment, app_name, router, self.driver_loop)
+
+    def handle(self, app_name: str, deployment: str | None = None) -> DeploymentHandle:
+        app = self.apps.get(app_name)
+        if app is None:
+            raise ServeError(f"Application '{app_name}' does not exist.")
+        name = deployment or app.ingress
+        dep = app.deployments.get(name)
+        if dep is None:
+            raise ServeError(
+                f"Deployment '{name}' does not exist in application '{app_name}'; "
+                f"it has {sorted(app.deployments)}."
+            )
+        return self.handle_for(app_name, name, dep.router)
+
+    # -- teardown ------------------------------------------------------------------------
+
+    def delete(self, name: str) -> bool:
+        with self._lock:
+            app = self.apps.pop(name, None)
+            if app is None:
+                return False
+            if app.route_prefix is not None:
+                self._routes.remove(app.route_prefix)
+        app.stop()
+        return True
+
+    def shutdown(self) -> None:
+        with self._lock:
+            apps, self.apps = list(self.apps.values()), {}
+            for app in apps:
+                if app.route_prefix is not None:
+                    self._routes.remove(app.route_prefix)
+        for app in apps:
+            app.stop()
+        self.server.stop()
+        self._proxy_loop.stop()

@@ -1,0 +1,248 @@
+"""The HTTP proxy: an ASGI app that routes each request to its app's ingress replicas.
+
+Per request: match the longest route prefix, take a replica slot from the
+deployment's router (waiting in line if all are busy), then relay ASGI messages
+both ways through an `Exchange`. A task pumps the client's messages; when the
+client leaves before the response is complete, a queued request is dropped
+(CAN-3) and a running one is cancelled on its replica (CAN-2). Past
+`request_timeout_s` the request is cancelled and the client gets 408 (CAN-1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .config import HTTPOptions
+from .exchange import Exchange, Finished
+from .replica import Replica, ReplicaCall
+from .router import BackPressureError, Router
+from .routes import RouteTable
+
+__all__ = ["Proxy", "Endpoint"]
+
+logger = logging.getLogger("reference_impl")
+
+_TEXT = b"text/plain; charset=utf-8"
+_JSON = b"application/json"
+_DISCONNECTS = frozenset({"http.disconnect", "websocket.disconnect"})
+_CLIENT_GONE: dict[str, Any] = {"type": "reference_impl.client_gone"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a route prefix leads to: an app and the router of its ingress deployment."""
+
+    app_name: str
+    router: Router[Replica]
+
+
+class _Flow:
+    """Progress of one request through the proxy."""
+
+    __slots__ = ("ex", "waiting", "call", "started", "settled")
+
+    def __init__(self, ex: Exchange) -> None:
+        self.ex = ex
+        self.waiting: asyncio.Future[Replica] | None = None
+        self.call: ReplicaCall | None = None
+        self.started = False  # the response (or WebSocket accept) has gone out
+        self.settled = False  # past this point a disconnect cancels nothing
+
+    def client_left(self) -> None:
+        self.ex.client_gone = True
+        if self.waiting is not None:
+            self.waiting.cancel()
+        if self.call is not None:
+            self.call.cancel()
+        self.ex.outbox.put(_CLIENT_GONE)
+
+
+async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _request_id(scope: dict[str, Any]) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            return value.decode("latin-1")
+    return uuid.uuid4().hex
+
+
+class Proxy:
+    def __init__(self, routes: RouteTable[Endpoint], options: HTTPOptions) -> None:
+        self._routes = routes
+        self._timeout = options.request_timeout_s
+        self._body_limit = options.max_request_body_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+
+    # -- HTTP ----------------------------------------------------------------------
+
+    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope["path"]
+        if path == "/-/healthz":
+            return await _send_simple(send, 200, b"success", _TEXT)
+        if path == "/-/routes":
+            table = {prefix: ep.app_name for prefix, ep in self._routes.items()}
+            return await _send_simple(send, 200, json.dumps(table).encode(), _JSON)
+        match = self._routes.match(path)
+        if match is None:
+            body = f"Path '{path}' not found. Ping http://.../-/routes for available routes."
+            return await _send_simple(send, 404, body.encode(), _TEXT)
+        if self._body_limit is not None and _declared_length(scope) > self._body_limit:
+            body = f"Request body exceeds the limit of {self._body_limit} bytes."
+            return await _send_simple(send, 413, body.encode(), _TEXT)
+
+        flow = _Flow(Exchange(_request_id(scope)))
+        scope = _scope_for_app(scope, match.prefix)
+        pump = asyncio.get_running_loop().create_task(self._pump(receive, flow))
+        try:
+            if self._timeout is None:
+                await self._relay(flow, match.target.router, scope, send)
+            else:
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        await self._relay(flow, match.target.router, scope, send)
+                except TimeoutError:
+                    await self._timed_out(flow, send)
+        except BackPressureError as err:
+            await _send_simple(send, 503, str(err).encode(), _TEXT)
+        finally:
+            if not pump.done():
+                pump.cancel()
+
+    async def _timed_out(self, flow: _Flow, send: Any) -> None:
+        if flow.call is not None:
+            flow.call.cancel()
+        flow.settled = True
+        if not flow.started:
+            body = f"Request {flow.ex.request_id} timed out after {self._timeout}s."
+            await _send_simple(send, 408, body.encode(), _TEXT)
+        # A response already under way is left incomplete; uvicorn closes the connection.
+
+    async def _pump(self, receive: Any, flow: _Flow) -> None:
+        """Forward client messages to the replica; notice the client leaving."""
+        inbox = flow.ex.inbox
+        while True:
+            message = await receive()
+            if message["type"] in _DISCONNECTS:
+                if not flow.settled:
+                    flow.client_left()
+                else:
+                    flow.ex.client_gone = True
+                inbox.put(message)
+                return
+            inbox.put(message)
+
+    async def _relay(
+        self, flow: _Flow, router: Router[Replica], scope: dict[str, Any], send: Any
+    ) -> None:
+        replica = router.try_assign()
+        if replica is None:
+            flow.waiting = asyncio.ensure_future(router.assign())
+            try:
+                replica = await flow.waiting
+            except asyncio.CancelledError:
+                if flow.ex.client_gone:
+                    return  # dropped before any replica saw it (CAN-3)
+                raise
+            finally:
+                flow.waiting = None
+        if flow.ex.client_gone:
+            router.release(replica)
+            return
+        flow.call = replica.submit_asgi(scope, flow.ex, lambda: router.release(replica))
+        outbox = flow.ex.outbox
+        request_id = flow.ex.request_id.encode("latin-1")
+        while True:
+            message = await outbox.get()
+            if message is _CLIENT_GONE or type(message) is Finished:
+                return
+            assert isinstance(message, dict)
+            kind = message["type"]
+            if kind == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+                flow.started = True
+            elif kind == "http.response.body":
+                if not message.get("more_body", False):
+                    flow.settled = True
+            elif kind == "websocket.accept":
+                # From here the handler sees the client's close as WebSocketDisconnect
+                # instead of being cancelled (Ray does the same).
+                flow.started = flow.settled = True
+            if flow.ex.client_gone:
+                continue
+            try:
+                await send(message)
+            except OSError:
+                flow.client_left()
+
+    # -- WebSocket -------------------------------------------------------------------
+
+    async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        match = self._routes.match(scope["path"])
+        if match is None:
+            # Ray 2.60 rejects the handshake to an unrouted path with 500.
+            await _deny_websocket(scope, send, 500, b"Internal Server Error")
+            return
+        flow = _Flow(Exchange(_request_id(scope)))
+        scope = _scope_for_app(scope, match.prefix)
+        pump = asyncio.get_running_loop().create_task(self._pump(receive, flow))
+        try:
+            await self._relay(flow, match.target.router, scope, send)
+        except BackPressureError:
+            await _deny_websocket(scope, send, 503, b"Service Unavailable")
+        finally:
+            if not pump.done():
+                pump.cancel()
+
+
+def _scope_for_app(scope: dict[str, Any], prefix: str) -> dict[str, Any]:
+    scope = dict(scope)
+    if prefix != "/":
+        scope["root_path"] = scope.get("root_path", "") + prefix
+    return scope
+
+
+def _declared_length(scope: dict[str, Any]) -> int:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+async def _deny_websocket(scope: dict[str, Any], send: Any, status: int, body: bytes) -> None:
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": status,
+                "headers": [(b"content-type", _TEXT), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1011})

@@ -1,0 +1,307 @@
+"""A replica: one instance of a deployment, on its own thread and event loop.
+
+Requests arrive as `ReplicaCall`s: HTTP/WebSocket ones carry an `Exchange` whose
+messages cross between the proxy's loop and this one; handle calls carry
+arguments and deliver a result. `ReplicaCall.cancel()` (any thread) cancels the
+request's task and, with it, every `DeploymentHandle` call the request made, even
+those wrapped in `asyncio.shield` (CAN-5, CAN-7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.requests import Request
+from uvicorn.config import Config
+from uvicorn.lifespan.on import LifespanOn
+
+from .deployment import Deployment
+from .encoding import to_response
+from .exceptions import DeploymentStartError
+from .exchange import Exchange, Finished
+from .ingress import build_asgi_app, current_instance, ingress_spec
+from .loops import LoopThread
+
+__all__ = ["Replica", "ReplicaCall", "RequestContext", "current_request"]
+
+logger = logging.getLogger("reference_impl")
+
+
+class RequestContext:
+    """Per-request state on a replica: the child handle calls to cancel along with it."""
+
+    __slots__ = ("request_id", "children")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.children: set[Any] = set()
+
+    def cancel_children(self) -> None:
+        for child in list(self.children):
+            child.cancel()
+
+
+current_request: ContextVar[RequestContext | None] = ContextVar("serve_request", default=None)
+
+
+class ReplicaCall:
+    """A request given to a replica. `future` gets a handle call's result."""
+
+    __slots__ = ("_replica", "context", "future", "task", "cancelled")
+
+    def __init__(self, replica: Replica, request_id: str) -> None:
+        self._replica = replica
+        self.context = RequestContext(request_id)
+        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.task: asyncio.Task[Any] | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Cancel the request's task and its child handle calls; safe from any thread."""
+        try:
+            self._replica.loop.call_soon_threadsafe(self._cancel_here)
+        except RuntimeError:  # the replica's loop is closed: nothing left to cancel
+            pass
+
+    def _cancel_here(self) -> None:
+        self.cancelled = True
+        if self.task is not None:
+            self.task.cancel()
+        self.context.cancel_children()
+
+
+class _Receiver:
+    """ASGI `receive` over the inbox; once a disconnect arrived it repeats it."""
+
+    __slots__ = ("_inbox", "_last")
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._inbox = exchange.inbox
+        self._last: dict[str, Any] | None = None
+
+    async def __call__(self) -> dict[str, Any]:
+        if self._last is not None:
+            return self._last
+        message = await self._inbox.get()
+        if message["type"] in ("http.disconnect", "websocket.disconnect"):
+            self._last = message
+        return message
+
+
+def _takes_argument(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
+    )
+
+
+_INTERNAL_ERROR = [
+    {
+        "type": "http.response.start",
+        "status": 500,
+        "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21")],
+    },
+    {"type": "http.response.body", "body": b"Internal Server Error"},
+]
+
+
+class Replica:
+    """Runs one instance of a deployment; `ongoing` is maintained by its Router."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        app_name: str,
+        index: int,
+        init_args: tuple[Any, ...],
+        init_kwargs: dict[str, Any],
+    ) -> None:
+        self.deployment = deployment
+        self.id = f"{app_name}#{deployment.name}#{index}"
+        self.ongoing = 0
+        self._init = (init_args, init_kwargs)
+        self._thread = LoopThread(f"serve-replica:{self.id}")
+        self.loop = self._thread.loop
+        self.instance: Any = None
+        self.asgi_app: Any = None
+        self._lifespan: LifespanOn | None = None
+        self._call_target: Callable[..., Any] | None = None
+        self._call_takes_request = True
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self, timeout: float) -> None:
+        """Construct the user's object on the replica's thread; raise what it raised."""
+        try:
+            self._thread.run(self._start(), timeout)
+        except BaseException as err:
+            self._thread.stop()
+            raise DeploymentStartError(
+                f"Deployment {self.deployment.name!r} failed to start its replica: "
+                f"{type(err).__name__}: {err}"
+            ) from err
+
+    async def _start(self) -> None:
+        target = self.deployment.func_or_class
+        args, kwargs = self._init
+        if not inspect.isclass(target):
+            self._call_target = target
+        else:
+            self.instance = target(*args, **kwargs)
+            user_config = self.deployment.options_.user_config
+            if user_config is not None:
+                reconfigure = getattr(self.instance, "reconfigure", None)
+                if reconfigure is None:
+                    raise TypeError("user_config is set but the class has no reconfigure() method")
+                result = reconfigure(user_config)
+                if inspect.isawaitable(result):
+                    await result
+            spec = ingress_spec(target)
+            if spec is not None:
+                self.asgi_app = build_asgi_app(spec, target)
+                await self._lifespan_startup()
+            self._call_target = getattr(self.instance, "__call__", None)
+        if self._call_target is not None:
+            self._call_takes_request = _takes_argument(self._call_target)
+
+    async def _lifespan_startup(self) -> None:
+        lifespan = LifespanOn(Config(self.asgi_app, lifespan="auto", log_config=None))
+        await lifespan.startup()
+        if lifespan.startup_failed or lifespan.should_exit:
+            raise RuntimeError("the ASGI app's lifespan startup failed (see the log above)")
+        self._lifespan = lifespan
+
+    async def _lifespan_shutdown(self) -> None:
+        if self._lifespan is not None:
+            await self._lifespan.shutdown()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Run the app's lifespan shutdown, cancel what still runs, join the thread."""
+        if self._lifespan is not None:
+            try:
+                self._thread.run(self._lifespan_shutdown(), timeout)
+            except Exception:
+                logger.exception("Lifespan shutdown of %s failed", self.id)
+        self._thread.stop(timeout)
+
+    # -- requests ------------------------------------------------------------------
+
+    def submit_asgi(
+        self, scope: dict[str, Any], exchange: Exchange, on_finish: Callable[[], None]
+    ) -> ReplicaCall:
+        call = ReplicaCall(self, exchange.request_id)
+        self._launch(call, self._serve_asgi(call, scope, exchange), on_finish)
+        return call
+
+    def submit_method(
+        self,
+        method_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        request_id: str,
+        on_finish: Callable[[], None],
+    ) -> ReplicaCall:
+        call = ReplicaCall(self, request_id)
+        self._launch(call, self._run_method(call, method_name, args, kwargs), on_finish)
+        return call
+
+    def _launch(
+        self, call: ReplicaCall, coro: Coroutine[Any, Any, Any], on_finish: Callable[[], None]
+    ) -> None:
+        def start() -> None:
+            task = self.loop.create_task(coro)
+            call.task = task
+            task.add_done_callback(lambda t: _settle(call, t, on_finish))
+
+        try:
+            self.loop.call_soon_threadsafe(start)
+        except RuntimeError:
+            coro.close()
+            on_finish()
+            call.future.set_exception(RuntimeError(f"Replica {self.id} is shut down"))
+
+    async def _run_method(
+        self, call: ReplicaCall, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        current_request.set(call.context)
+        current_instance.set(self.instance)
+        if name == "__call__":
+            fn = self._call_target
+        else:
+            fn = getattr(self.instance, name, None) if self.instance is not None else None
+        if fn is None:
+            raise AttributeError(
+                f"Tried to call a method '{name}' that does not exist on deployment "
+                f"{self.deployment.name!r}."
+            )
+        result = fn(*args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    async def _serve_asgi(self, call: ReplicaCall, scope: dict[str, Any], ex: Exchange) -> None:
+        current_request.set(call.context)
+        current_instance.set(self.instance)
+        receive = _Receiver(ex)
+        outbox = ex.outbox
+        started = False
+        websocket = scope["type"] == "websocket"
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if websocket and ex.client_gone:
+                raise OSError("the WebSocket client has disconnected")
+            started = True
+            outbox.put(message)
+
+        failed = False
+        try:
+            if self.asgi_app is not None:
+                if self._lifespan is not None and self._lifespan.state:
+                    scope["state"] = dict(self._lifespan.state)
+                await self.asgi_app(scope, receive, send)
+            else:
+                await self._serve_callable(scope, receive, send)
+        except Exception:
+            logger.exception("Request %s to %s failed", ex.request_id, self.id)
+            if started or websocket:
+                failed = True
+            else:
+                for message in _INTERNAL_ERROR:
+                    outbox.put(message)
+        finally:
+            outbox.put(Finished(failed))
+
+    async def _serve_callable(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise TypeError(
+                f"Deployment {self.deployment.name!r} has no ASGI ingress, so it cannot accept "
+                "WebSocket connections; use @serve.ingress(FastAPI()) with @app.websocket."
+            )
+        fn = self._call_target
+        if fn is None:
+            raise TypeError(f"Deployment {self.deployment.name!r} has no __call__ method")
+        result = fn(Request(scope, receive, send)) if self._call_takes_request else fn()
+        if inspect.isawaitable(result):
+            result = await result
+        await to_response(result)(scope, receive, send)
+
+
+def _settle(call: ReplicaCall, task: asyncio.Task[Any], on_finish: Callable[[], None]) -> None:
+    on_finish()
+    future = call.future
+    if task.cancelled():
+        future.cancel()
+    elif (exc := task.exception()) is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(task.result())

@@ -1,0 +1,120 @@
+"""Assigning requests of one deployment to its replicas under `max_ongoing_requests`.
+
+A request that finds every replica full waits in a FIFO queue *before* any replica
+sees it; when its client leaves, the wait is cancelled and the request is dropped
+(CAN-3). Callers live on different event loops (the proxy's, replicas' for handle
+calls), so waiters are futures of the caller's loop, woken thread-safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from typing import Generic, Protocol, TypeVar
+
+from .exceptions import ServeError
+
+__all__ = ["Router", "BackPressureError", "Slot"]
+
+
+class Slot(Protocol):
+    ongoing: int
+
+
+S = TypeVar("S", bound=Slot)
+
+
+class BackPressureError(ServeError):
+    """`max_queued_requests` waiting requests already; the proxy answers 503."""
+
+
+class Router(Generic[S]):
+    def __init__(self, name: str, replicas: list[S], max_ongoing: int, max_queued: int) -> None:
+        self.name = name
+        self._replicas = replicas
+        self._max_ongoing = max_ongoing
+        self._max_queued = max_queued
+        self._lock = threading.Lock()
+        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[S]]] = deque()
+
+    @property
+    def queued(self) -> int:
+        return len(self._waiters)
+
+    def _free_replica(self) -> S | None:
+        best = None
+        for replica in self._replicas:
+            if replica.ongoing < self._max_ongoing and (
+                best is None or replica.ongoing < best.ongoing
+            ):
+                best = replica
+        return best
+
+    def try_assign(self) -> S | None:
+        """A replica with a free slot, taken now, or None (without queueing)."""
+        with self._lock:
+            if self._waiters:
+                return None
+            replica = self._free_replica()
+            if replica is not None:
+                replica.ongoing += 1
+            return replica
+
+    async def assign(self) -> S:
+        """Take a slot, waiting in line if needed; cancelling the wait leaves the line."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            replica = None if self._waiters else self._free_replica()
+            if replica is not None:
+                replica.ongoing += 1
+                return replica
+            if 0 <= self._max_queued <= len(self._waiters):
+                raise BackPressureError(
+                    f"Request dropped due to backpressure (num_queued_requests="
+                    f"{len(self._waiters)}, max_queued_requests={self._max_queued})."
+                )
+            waiter: asyncio.Future[S] = loop.create_future()
+            entry = (loop, waiter)
+            self._waiters.append(entry)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            with self._lock:
+                try:
+                    self._waiters.remove(entry)
+                except ValueError:
+                    pass
+            if waiter.done() and not waiter.cancelled():
+                self.release(waiter.result())  # handed a slot just as we left
+            raise
+
+    def release(self, replica: S) -> None:
+        """Give the slot back: straight to the first waiter, else to the pool."""
+        with self._lock:
+            if not self._waiters:
+                replica.ongoing -= 1
+                return
+            loop, waiter = self._waiters.popleft()
+        try:
+            loop.call_soon_threadsafe(self._hand_over, waiter, replica)
+        except RuntimeError:  # the waiter's loop is closed: its request is gone
+            self.release(replica)
+
+    def _hand_over(self, waiter: asyncio.Future[S], replica: S) -> None:
+        if waiter.done():  # its request was cancelled meanwhile: pass the slot on
+            self.release(replica)
+        else:
+            waiter.set_result(replica)
+
+    def retire(self) -> None:
+        """Fail every waiter; used when the deployment is deleted."""
+        with self._lock:
+            waiters, self._waiters = list(self._waiters), deque()
+        for loop, waiter in waiters:
+            loop.call_soon_threadsafe(_fail, waiter)
+
+
+def _fail(waiter: asyncio.Future[object]) -> None:
+    if not waiter.done():
+        waiter.set_exception(ServeError("The deployment was deleted while the request waited."))

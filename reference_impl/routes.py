@@ -1,0 +1,52 @@
+"""The proxy's route table: longest route prefix wins, matched on path segments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+__all__ = ["RouteTable", "Match"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Match(Generic[T]):
+    prefix: str
+    target: T
+
+
+class RouteTable(Generic[T]):
+    """Maps route prefixes to targets. Written from API threads, read by the proxy.
+
+    Writers replace the sorted tuple whole, so the proxy reads it without a lock.
+    """
+
+    def __init__(self) -> None:
+        self._targets: dict[str, T] = {}
+        self._ordered: tuple[tuple[str, T], ...] = ()
+
+    def set(self, prefix: str, target: T) -> None:
+        self._targets[prefix] = target
+        self._reorder()
+
+    def remove(self, prefix: str) -> None:
+        self._targets.pop(prefix, None)
+        self._reorder()
+
+    def get(self, prefix: str) -> T | None:
+        return self._targets.get(prefix)
+
+    def _reorder(self) -> None:
+        self._ordered = tuple(sorted(self._targets.items(), key=lambda kv: -len(kv[0])))
+
+    def match(self, path: str) -> Match[T] | None:
+        # NOTE: `/a/bc` belongs to `/a`, not `/a/b`, and matching is case-sensitive,
+        # as measured on Ray 2.60 (spec/ray-2.60-observed.md §3).
+        for prefix, target in self._ordered:
+            if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
+                return Match(prefix, target)
+        return None
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._targets.items())
