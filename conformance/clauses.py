@@ -1,0 +1,140 @@
+"""The clause catalogue: every promise of the guide, with its stable ID.
+
+Transcribed from the project's clause catalogue (spec/clauses.md). IDs are never
+reused or renumbered; a test links to a clause only through
+`@pytest.mark.clause("CAN-3")`. `CATALOGUE_HASH` identifies this exact text in
+certification reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+__all__ = ["Clause", "CLAUSES", "GROUPS", "DOCUMENTED", "RECOMMENDED", "CATALOGUE_HASH", "get"]
+
+DOCUMENTED = "documented"
+RECOMMENDED = "recommended"
+
+GROUPS: dict[str, str] = {
+    "ING": "HTTP ingress",
+    "RET": "What a handler returns",
+    "PFX": "Route prefix",
+    "CAN": "Request cancellation",
+    "FA": "FastAPI integration",
+    "WS": "WebSockets",
+    "STR": "Streaming responses",
+    "KA": "Keep-alive",
+    "ERR": "Errors (beyond the guide)",
+    "OPS": "Operations (beyond the guide)"
+}
+
+
+@dataclass(frozen=True)
+class Clause:
+    id: str
+    level: str  # DOCUMENTED (the guide promises it) or RECOMMENDED (reported apart)
+    text: str
+
+    @property
+    def group(self) -> str:
+        return self.id.split("-", 1)[0]
+
+    @property
+    def title(self) -> str:
+        return GROUPS[self.group]
+
+
+_CLAUSES = (
+    Clause('ING-1', DOCUMENTED,
+           "The ingress deployment of an app started with `serve.run(app)` is exposed over HTTP; the default address is `http://127.0.0.1:8000` and the default route prefix is `/`."),
+    Clause('ING-2', DOCUMENTED,
+           "A request to the app's prefix is routed to the ingress deployment's `__call__`, with a Starlette `Request` as its only argument."),
+    Clause('ING-3', DOCUMENTED,
+           "`__call__` (or a function deployment) that takes no request argument is still called (the guide's `startled` and `SnoringSleeper` examples)."),
+    Clause('ING-4', DOCUMENTED,
+           "Function deployments (`@serve.deployment` on an `async def` or `def`) serve HTTP like classes do."),
+    Clause('RET-1', DOCUMENTED,
+           "Any JSON-serializable return value becomes the JSON response body (`application/json`). Ray answers a plain `str` as `text/plain; charset=utf-8` with the string itself as body, and `bytes`/`None` as `text/plain`; follow Ray there (see the observed table). Inside a FastAPI route, FastAPI's own encoding applies (`\"Hello, world!\"` is a JSON string)."),
+    Clause('RET-2', DOCUMENTED,
+           "Returning `request.query_params` yields a JSON object of the parameters: `GET /?a=b&c=d` → `{\"a\": \"b\", \"c\": \"d\"}`."),
+    Clause('RET-3', DOCUMENTED,
+           "A returned Starlette `Response` is sent as is: custom status code, custom headers, body and media type are preserved."),
+    Clause('PFX-1', DOCUMENTED,
+           "`serve.run(app, route_prefix=\"/x\")` moves the app from `/` to `/x`; paths outside every app's prefix are not routed to it (404)."),
+    Clause('PFX-2', DOCUMENTED,
+           "The same route prefix can be set in a Serve config file (`applications[].route_prefix`)."),
+    Clause('PFX-3', DOCUMENTED,
+           "With a plain `__call__` ingress, sub-paths under the prefix reach `__call__`."),
+    Clause('PFX-4', DOCUMENTED,
+           "With several apps, a request goes to the app with the longest matching prefix."),
+    Clause('CAN-1', DOCUMENTED,
+           "A request that runs past the end-to-end timeout (`http_options.request_timeout_s`) is cancelled; the client gets a timeout response (Ray answers 408)."),
+    Clause('CAN-2', DOCUMENTED,
+           "When the HTTP client disconnects before the response, the asyncio task running the handler on the replica is cancelled: `asyncio.CancelledError` is raised at its next `await`, and a `try/except asyncio.CancelledError` in the handler runs."),
+    Clause('CAN-3', DOCUMENTED,
+           "A request that the proxy has not yet sent to a replica (e.g. the replica is at `max_ongoing_requests`) is dropped when its client disconnects: the replica never sees it."),
+    Clause('CAN-4', DOCUMENTED,
+           "A handler with no `await` left finishes normally; its response is discarded."),
+    Clause('CAN-5', DOCUMENTED,
+           "Cancellation cascades to downstream `DeploymentHandle` calls made by the cancelled request: the downstream handler gets `CancelledError` too."),
+    Clause('CAN-6', DOCUMENTED,
+           "`await asyncio.shield(inner())` protects `inner()`: the outer handler sees `CancelledError`, the inner coroutine runs to its end (the guide's \"ZZZ\" is still printed)."),
+    Clause('CAN-7', DOCUMENTED,
+           "`asyncio.shield` around a `DeploymentHandle` call does NOT protect the downstream handler: it is cancelled all the same."),
+    Clause('FA-1', DOCUMENTED,
+           "`@serve.deployment` + `@serve.ingress(app)` on a class serves the FastAPI app; route methods are bound to the replica instance (`self`)."),
+    Clause('FA-2', DOCUMENTED,
+           "FastAPI routes stack on the route prefix: prefix `/my_app` + `@app.get(\"/fetch_data\")` → `GET /my_app/fetch_data`."),
+    Clause('FA-3', DOCUMENTED,
+           "Several routes and HTTP methods work, with path parameters: `@app.post(\"/{subpath}\")` under `/hello` → `POST /hello/Serve` → `\"Hello from Serve!\"`."),
+    Clause('FA-4', DOCUMENTED,
+           "An existing FastAPI app wrapped by a class with an empty body is served as is; middleware, automatic OpenAPI docs (`<prefix>/docs`, `<prefix>/openapi.json`) and other FastAPI features work (validation errors → 422, dependency injection)."),
+    Clause('FA-5', DOCUMENTED,
+           "(newer guide) `serve.ingress` also accepts a factory: a callable returning the FastAPI app."),
+    Clause('WS-1', DOCUMENTED,
+           "`@app.websocket(...)` routes in a FastAPI ingress accept WebSocket connections; the guide's echo server answers each text message with the same text."),
+    Clause('WS-2', DOCUMENTED,
+           "When the client closes, the handler's `receive_*` raises `WebSocketDisconnect`."),
+    Clause('WS-3', DOCUMENTED,
+           "WebSocket routes stack on the route prefix like HTTP routes."),
+    Clause('STR-1', DOCUMENTED,
+           "A `StreamingResponse` wrapping a sync generator, returned from `__call__`, reaches the client incrementally: with `yield str(i); time.sleep(0.1)` and `max=10`, chunk *i* arrives at about *i* × 0.1 s, not all at the end."),
+    Clause('STR-2', DOCUMENTED,
+           "The same holds for a StreamingResponse returned from a FastAPI route."),
+    Clause('STR-3', DOCUMENTED,
+           "An async generator streamed to a client that disconnects is cancelled: `asyncio.CancelledError` is raised inside it at its next `await` (the guide prints \"Cancelled! Exiting.\")."),
+    Clause('STR-4', DOCUMENTED,
+           "The StreamingResponse's `status_code` and `media_type` reach the client."),
+    Clause('KA-1', DOCUMENTED,
+           "By default the HTTP server keeps an idle connection open between requests for 5 s (the guide's stated default) and then closes it."),
+    Clause('KA-2', DOCUMENTED,
+           "`http_options.keep_alive_timeout_s` in the Serve config file sets that timeout."),
+    Clause('KA-3', DOCUMENTED,
+           "The environment variable `RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S` sets it too."),
+    Clause('KA-4', DOCUMENTED,
+           "When both are set, the environment variable wins."),
+    Clause('KA-5', DOCUMENTED,
+           "The setting is global to the instance and cannot be changed at runtime (a later deploy with other `http_options` does not change it)."),
+    Clause('ERR-1', RECOMMENDED,
+           "A handler exception gives 500 without leaking the traceback; the server keeps serving."),
+    Clause('ERR-2', RECOMMENDED,
+           "Malformed HTTP, oversized headers and bad config values get a clear error, never a crash or a hang; nothing already accepted is lost."),
+    Clause('OPS-1', RECOMMENDED,
+           "Starting, deleting and shutting down leaves no leaked task, thread, process or port."),
+)
+
+CLAUSES: dict[str, Clause] = {c.id: c for c in _CLAUSES}
+
+CATALOGUE_HASH = hashlib.sha256(
+    "\n".join(f"{c.id}|{c.level}|{c.text}" for c in _CLAUSES).encode("utf-8")
+).hexdigest()[:16]
+
+
+def get(clause_id: str) -> Clause:
+    try:
+        return CLAUSES[clause_id]
+    except KeyError:
+        raise KeyError(
+            f"unknown clause ID {clause_id!r}; known IDs: {', '.join(CLAUSES)}"
+        ) from None

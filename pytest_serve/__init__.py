@@ -1,0 +1,44 @@
+"""pytest-serve: fixtures to test Serve apps on any implementation, and a conformance suite.
+
+The plugin registers itself through the `pytest11` entry point; these names are
+for adapters and for code that measures Serve behaviour outside fixtures.
+"""
+
+from .adapters import Adapter, AdapterError, free_port, load_adapter
+from .deployed import DeployedApp
+from .http import (
+    StreamResult,
+    adisconnect_after,
+    aidle_close_after,
+    astream_chunks,
+    disconnect_after,
+    idle_close_after,
+    raw_request,
+    stream_chunks,
+)
+from .probe import Probe, ProbeEvent, ProbeTimeout
+from .timing import Stopwatch, wait_until
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Adapter",
+    "AdapterError",
+    "DeployedApp",
+    "Probe",
+    "ProbeEvent",
+    "ProbeTimeout",
+    "Stopwatch",
+    "StreamResult",
+    "adisconnect_after",
+    "aidle_close_after",
+    "astream_chunks",
+    "disconnect_after",
+    "free_port",
+    "idle_close_after",
+    "load_adapter",
+    "raw_request",
+    "stream_chunks",
+    "wait_until",
+    "__version__",
+]

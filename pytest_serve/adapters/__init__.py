@@ -1,0 +1,60 @@
+"""Choosing the implementation under test from a `--serve-impl` value."""
+
+from __future__ import annotations
+
+import importlib
+
+from .base import Adapter, AdapterError, build_application, free_port, patched_environ
+
+__all__ = [
+    "Adapter",
+    "AdapterError",
+    "build_application",
+    "free_port",
+    "load_adapter",
+    "patched_environ",
+]
+
+BUILTIN = ("reference", "ray")
+
+
+def load_adapter(spec: str) -> Adapter:
+    """`reference`, `ray`, `pkg.module` (a module with the Serve API) or `pkg.module:Adapter`."""
+    spec = spec.strip()
+    if spec == "reference":
+        from .reference import ReferenceAdapter
+
+        return ReferenceAdapter()
+    if spec == "ray":
+        from .ray import RayAdapter
+
+        return RayAdapter()
+    if ":" in spec:
+        module_name, _, class_name = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            raise AdapterError(
+                f"--serve-impl={spec}: cannot import {module_name!r} ({err}); "
+                "is it installed and on sys.path?"
+            ) from None
+        cls = getattr(module, class_name, None)
+        if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+            raise AdapterError(
+                f"--serve-impl={spec}: {module_name}.{class_name} is not a subclass of "
+                "pytest_serve.adapters.Adapter"
+            )
+        try:
+            return cls()
+        except AdapterError:
+            raise
+        except Exception as err:
+            raise AdapterError(f"--serve-impl={spec}: creating the adapter failed: {err}") from None
+    if not spec or not all(part.isidentifier() for part in spec.split(".")):
+        raise AdapterError(
+            f"--serve-impl={spec!r} is not valid; use one of {list(BUILTIN)}, a module path "
+            "('pkg.serve') or 'pkg.module:AdapterClass'"
+        )
+    from .generic import ModuleAdapter
+
+    return ModuleAdapter(spec)

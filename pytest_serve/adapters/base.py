@@ -1,0 +1,132 @@
+"""The adapter contract: how pytest-serve drives one Serve implementation.
+
+An adapter starts and stops an instance with given `http_options` and environment,
+deploys apps and config files, and says where the instance listens. Everything
+else (clients, probes, timing, reports) is the plugin's and works the same for
+every implementation. Vendors subclass `Adapter`; see docs/adapters.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import socket
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from types import ModuleType
+from typing import Any, ClassVar
+
+__all__ = ["Adapter", "AdapterError", "build_application", "free_port", "patched_environ"]
+
+
+class AdapterError(Exception):
+    """The implementation could not be loaded, started or used; the message says how to fix it."""
+
+
+class Adapter(ABC):
+    """Drives one Serve implementation for a pytest session.
+
+    Lifecycle: `start()` → any number of `deploy()`/`delete()`/`deploy_config()` →
+    `stop()`; then possibly `start()` again with other options. The plugin calls
+    these from the test's thread only, never concurrently.
+    """
+
+    #: Short name shown in reports, e.g. "reference", "ray", "acme-serve".
+    name: ClassVar[str] = "custom"
+    #: Clause ID → reason, for documented clauses this implementation knowingly departs from.
+    deviations: ClassVar[Mapping[str, str]] = {}
+
+    @property
+    @abstractmethod
+    def serve(self) -> ModuleType:
+        """The module with the Ray Serve API (`deployment`, `ingress`, `run`, ...)."""
+
+    @property
+    def version(self) -> str:
+        return str(getattr(self.serve, "__version__", "unknown"))
+
+    @property
+    @abstractmethod
+    def base_url(self) -> str:
+        """`http://host:port` of the running instance's proxy."""
+
+    @abstractmethod
+    def start(self, http_options: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        """Start an instance whose proxy uses `http_options`, with `env` set while it starts.
+
+        `http_options` always carries `host` and `port`; port 0 asks for any free port
+        (adapters that cannot bind port 0 pick a free one with `free_port()`).
+        """
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop the instance and everything it started. Must be safe to call twice."""
+
+    def alive(self) -> bool:
+        """Whether the instance started by `start()` still runs; the plugin restarts it if not.
+
+        Override where something besides the adapter can stop the instance (e.g. an
+        in-process implementation whose tests call `serve.shutdown()` themselves).
+        """
+        return True
+
+    def deploy(self, app: Any, *, name: str, route_prefix: str | None) -> Any:
+        """Deploy a bound application; return its `DeploymentHandle`."""
+        return self.serve.run(app, name=name, route_prefix=route_prefix)
+
+    def delete(self, name: str) -> None:
+        self.serve.delete(name)
+
+    def deploy_config(self, config: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
+        """Start an instance from a Serve config file's content and deploy its apps.
+
+        The instance is (re)started with the config's `http_options` — as `serve run
+        config.yaml` does — so this is how KA-2 is checked. Returns the app names.
+        Override it where the implementation has its own config-file path.
+        """
+        self.stop()
+        self.start(config.get("http_options") or {}, env)
+        names = []
+        for entry in config.get("applications") or []:
+            name = entry.get("name", "default")
+            app = build_application(entry["import_path"], entry.get("args") or {})
+            self.deploy(app, name=name, route_prefix=entry.get("route_prefix", "/"))
+            names.append(name)
+        return names
+
+
+def build_application(import_path: str, args: Mapping[str, Any]) -> Any:
+    """Resolve a config file's `import_path`: a bound app, or a builder called with `args`."""
+    module_name, sep, attr = import_path.partition(":")
+    if not sep:
+        module_name, _, attr = import_path.rpartition(".")
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise AdapterError(f"import_path {import_path!r} cannot be imported: {err}") from None
+    if callable(target) and not hasattr(target, "bind"):
+        return target(dict(args))
+    return target
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (the kernel's choice for port 0)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def patched_environ(env: Mapping[str, str]) -> Iterator[None]:
+    """Set `env` in os.environ for the block; restore the previous values after."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update({key: str(value) for key, value in env.items()})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

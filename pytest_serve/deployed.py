@@ -1,0 +1,78 @@
+"""`DeployedApp`: what `serve_app` returns — where an app lives and clients for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+__all__ = ["DeployedApp", "DEFAULT_TIMEOUT_S"]
+
+DEFAULT_TIMEOUT_S = 30.0
+
+
+@dataclass
+class DeployedApp:
+    """A deployed app. `http`/`ahttp` have the instance's base URL, so paths include the
+    route prefix (`app.http.get("/hello")`), and follow redirects as `requests` does."""
+
+    name: str
+    route_prefix: str | None
+    base_url: str
+    handle: Any
+    timeout: float = DEFAULT_TIMEOUT_S
+    _http: httpx.Client | None = field(default=None, repr=False)
+    _ahttp: httpx.AsyncClient | None = field(default=None, repr=False)
+    _sockets: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The app's own URL: base URL + route prefix."""
+        prefix = self.route_prefix or ""
+        return self.base_url + ("" if prefix == "/" else prefix)
+
+    @property
+    def ws_base_url(self) -> str:
+        return "ws" + self.base_url[len("http") :]
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(
+                base_url=self.base_url, follow_redirects=True, timeout=self.timeout
+            )
+        return self._http
+
+    @property
+    def ahttp(self) -> httpx.AsyncClient:
+        """An async client; create and use it inside one event loop (e.g. one async test)."""
+        if self._ahttp is None:
+            self._ahttp = httpx.AsyncClient(
+                base_url=self.base_url, follow_redirects=True, timeout=self.timeout
+            )
+        return self._ahttp
+
+    def ws(self, path: str = "/", **kwargs: Any) -> Any:
+        """A connected `websockets` sync client for `path` (which includes the prefix);
+        closed at teardown if the test did not close it."""
+        from websockets.sync.client import connect
+
+        kwargs.setdefault("open_timeout", self.timeout)
+        kwargs.setdefault("close_timeout", 5)
+        connection = connect(self.ws_base_url + path, **kwargs)
+        self._sockets.append(connection)
+        return connection
+
+    def close(self) -> None:
+        for connection in self._sockets:
+            try:
+                connection.close()
+            except Exception:
+                pass
+        self._sockets.clear()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+        # The async client belongs to the loop that used it; dropping it is enough.
+        self._ahttp = None

@@ -1,0 +1,143 @@
+"""The plugin's fixtures. Scopes: `_serve_manager` session; the rest per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from .adapters import Adapter, AdapterError
+from .deployed import DeployedApp
+from .manager import InstanceManager
+from .markers import instance_config
+from .probe import Probe
+
+__all__ = [
+    "serve_instance",
+    "serve",
+    "serve_app",
+    "serve_config",
+    "serve_probe",
+    "serve_http_timeout",
+]
+
+MANAGER_KEY = pytest.StashKey[InstanceManager]()
+
+
+def manager_of(config: pytest.Config) -> InstanceManager:
+    return config.stash[MANAGER_KEY]
+
+
+@pytest.fixture
+def serve_instance(request: pytest.FixtureRequest) -> Adapter:
+    """function scope · `Adapter` · the implementation under test, running with this test's
+    `serve_http_options`/`serve_env` markers. Started once per session and restarted only
+    when a test needs other settings."""
+    manager = manager_of(request.config)
+    try:
+        return manager.ensure(instance_config(request.node))
+    except AdapterError as err:
+        pytest.fail(f"pytest-serve: {err}", pytrace=False)
+
+
+@pytest.fixture
+def serve(serve_instance: Adapter) -> ModuleType:
+    """function scope · module · the Serve API of the implementation under test
+    (`serve.deployment`, `serve.ingress`, ...), for deployments defined in tests."""
+    return serve_instance.serve
+
+
+@pytest.fixture
+def serve_http_timeout() -> float:
+    """function scope · float · default 30 · timeout of the clients `serve_app` gives;
+    override this fixture to change it."""
+    return 30.0
+
+
+@pytest.fixture
+def serve_app(
+    serve_instance: Adapter, serve_http_timeout: float
+) -> Iterator[Callable[..., DeployedApp]]:
+    """function scope · `serve_app(app, route_prefix="/", name=None) -> DeployedApp` ·
+    deploys `app` and deletes it (and closes its clients) at teardown."""
+    deployed: list[DeployedApp] = []
+
+    def deploy(app: Any, route_prefix: str | None = "/", name: str | None = None) -> DeployedApp:
+        if name is None:
+            name = "default" if not deployed else f"app{len(deployed) + 1}"
+        try:
+            handle = serve_instance.deploy(app, name=name, route_prefix=route_prefix)
+        except Exception as err:
+            pytest.fail(
+                f"pytest-serve: deploying {app!r} as {name!r} at {route_prefix!r} on "
+                f"{serve_instance.name} failed: {type(err).__name__}: {err}",
+                pytrace=False,
+            )
+        result = DeployedApp(name, route_prefix, serve_instance.base_url, handle, serve_http_timeout)
+        deployed.append(result)
+        return result
+
+    yield deploy
+    for app in reversed(deployed):
+        app.close()
+        try:
+            serve_instance.delete(app.name)
+        except Exception:
+            pass
+
+
+@pytest.fixture
+def serve_config(
+    request: pytest.FixtureRequest, serve_http_timeout: float
+) -> Iterator[Callable[..., list[DeployedApp]]]:
+    """function scope · `serve_config(dict_or_path) -> list[DeployedApp]` · starts an instance
+    from a Serve config file (its `http_options` apply; host and port are the plugin's) and
+    deploys its applications. The next test gets a fresh instance."""
+    manager = manager_of(request.config)
+    made: list[DeployedApp] = []
+
+    def deploy(config: Mapping[str, Any] | str | Path) -> list[DeployedApp]:
+        data = _read_config(config)
+        env = dict(instance_config(request.node).env)
+        try:
+            names = manager.start_from_config(data, env)
+        except Exception as err:
+            pytest.fail(f"pytest-serve: deploying the Serve config failed: {err}", pytrace=False)
+        adapter = manager.adapter
+        prefixes = {a.get("name", "default"): a.get("route_prefix", "/") for a in data.get("applications") or []}
+        apps = [DeployedApp(n, prefixes.get(n, "/"), adapter.base_url, None, serve_http_timeout) for n in names]
+        made.extend(apps)
+        return apps
+
+    yield deploy
+    for app in made:
+        app.close()
+    if made:
+        manager.stop()
+
+
+def _read_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+    if isinstance(config, Mapping):
+        return dict(config)
+    import yaml
+
+    path = Path(config)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        pytest.fail(f"pytest-serve: cannot read Serve config {str(path)!r}: {err}", pytrace=False)
+    if not isinstance(data, dict):
+        pytest.fail(f"pytest-serve: Serve config {str(path)!r} is not a mapping", pytrace=False)
+    return data
+
+
+@pytest.fixture
+def serve_probe(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Probe:
+    """function scope · `Probe` · an empty cross-process event log for this test; pass it to
+    deployments (e.g. `.bind(serve_probe)`) and wait on what they record."""
+    directory = tmp_path_factory.mktemp("serve-probe", numbered=True)
+    return Probe(directory / "events.jsonl")
+

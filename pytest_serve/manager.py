@@ -1,0 +1,106 @@
+"""One adapter per pytest session, restarted only when a test needs other settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .adapters import Adapter, AdapterError, load_adapter
+
+__all__ = ["InstanceConfig", "InstanceManager", "DEFAULT_CONFIG"]
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    """What an instance is started with besides host and port; tests that share it share an instance."""
+
+    http_options: tuple[tuple[str, Any], ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, http_options: Mapping[str, Any], env: Mapping[str, str]) -> InstanceConfig:
+        return cls(tuple(sorted(http_options.items())), tuple(sorted(env.items())))
+
+    @property
+    def key(self) -> str:
+        return json.dumps([self.http_options, self.env], default=repr)
+
+    def describe(self) -> str:
+        parts = [f"{k}={v!r}" for k, v in self.http_options] + [f"${k}={v}" for k, v in self.env]
+        return ", ".join(parts) or "defaults"
+
+
+DEFAULT_CONFIG = InstanceConfig()
+
+
+class InstanceManager:
+    """Owns the session's adapter: starts it lazily, restarts it on a config change."""
+
+    def __init__(self, impl: str, host: str = "127.0.0.1") -> None:
+        self.impl = impl
+        self.host = host
+        self._adapter: Adapter | None = None
+        self._running: InstanceConfig | None = None
+        self._failure: str | None = None
+        self.starts = 0
+        self.configs: set[str] = set()
+
+    @property
+    def adapter(self) -> Adapter:
+        if self._adapter is None:
+            self._adapter = load_adapter(self.impl)
+        return self._adapter
+
+    @property
+    def running(self) -> InstanceConfig | None:
+        return self._running
+
+    def ensure(self, config: InstanceConfig) -> Adapter:
+        """The adapter, running with `config` (restarted if it ran with another)."""
+        if self._failure is not None:
+            raise AdapterError(self._failure)
+        adapter = self.adapter
+        if self._running == config and adapter.alive():
+            return adapter
+        self.stop()
+        options = {**dict(config.http_options), "host": self.host, "port": 0}
+        try:
+            adapter.start(options, dict(config.env))
+        except Exception as err:
+            self._failure = (
+                f"starting {adapter.name} with {config.describe()} failed: "
+                f"{type(err).__name__}: {err}"
+            )
+            try:
+                adapter.stop()
+            except Exception:
+                pass
+            raise AdapterError(self._failure) from err
+        self._count(config)
+        return adapter
+
+    def start_from_config(self, config: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
+        """(Re)start from a Serve config file's content; host and port are the plugin's."""
+        adapter = self.adapter
+        config = dict(config)
+        http_options = {**dict(config.get("http_options") or {}), "host": self.host, "port": 0}
+        config["http_options"] = http_options
+        self._running = None
+        names = adapter.deploy_config(config, env)
+        used = {k: v for k, v in http_options.items() if k not in ("host", "port")}
+        self._count(InstanceConfig.of({"config-file": True, **used}, env))
+        # Whatever runs now was made for one test; the next test gets a fresh start.
+        self._running = None
+        return names
+
+    def _count(self, config: InstanceConfig) -> None:
+        self._running = config
+        self.starts += 1
+        self.configs.add(config.key)
+
+    def stop(self) -> None:
+        if self._adapter is not None:
+            self._adapter.stop()
+        self._running = None

@@ -1,0 +1,152 @@
+"""pytest-serve's entry point (`pytest11`): options, markers and session hooks."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .adapters import AdapterError
+from .fixtures import (
+    MANAGER_KEY,
+    serve,
+    serve_app,
+    serve_config,
+    serve_http_timeout,
+    serve_instance,
+    serve_probe,
+)
+from .manager import DEFAULT_CONFIG, InstanceManager
+from .markers import MARKERS, clause_ids, instance_config
+from .results import ResultCollector
+
+__all__ = [
+    "serve",
+    "serve_app",
+    "serve_config",
+    "serve_http_timeout",
+    "serve_instance",
+    "serve_probe",
+]
+
+ENV_IMPL = "PYTEST_SERVE_IMPL"
+COLLECTOR_KEY = pytest.StashKey[ResultCollector]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("serve", "pytest-serve (Serve apps and Serve implementations)")
+    group.addoption(
+        "--serve-impl",
+        dest="serve_impl",
+        default=None,
+        metavar="IMPL",
+        help="implementation under test: 'reference' (default), 'ray', a module exposing the "
+        "Ray Serve API ('pkg.serve'), or 'pkg.module:AdapterClass'. "
+        f"Also ${ENV_IMPL} or the serve_impl ini key.",
+    )
+    group.addoption(
+        "--serve-report",
+        dest="serve_report",
+        default=None,
+        metavar="DIR",
+        help="write the certification report (report.json, report.md) into DIR",
+    )
+    group.addoption(
+        "--serve-deviations",
+        dest="serve_deviations",
+        default=None,
+        metavar="FILE",
+        help="YAML/JSON file mapping clause IDs to the reason the implementation departs "
+        "from them; such clauses still run and are reported as 'deviation' when they fail",
+    )
+    group.addoption(
+        "--clause",
+        dest="serve_clauses",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="only run tests marked with a clause ID starting with PREFIX (e.g. CAN, KA-4); "
+        "repeatable",
+    )
+    parser.addini("serve_impl", "default implementation under test (see --serve-impl)", default="reference")
+
+
+def _impl(config: pytest.Config) -> tuple[str, bool]:
+    """The --serve-impl value, and whether the user chose it explicitly."""
+    if config.option.serve_impl:
+        return config.option.serve_impl, True
+    if os.environ.get(ENV_IMPL):
+        return os.environ[ENV_IMPL], True
+    value = str(config.getini("serve_impl") or "reference")
+    return value, value != "reference"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    impl, explicit = _impl(config)
+    manager = InstanceManager(impl)
+    if explicit:
+        # Fail once, up front, rather than in every test.
+        try:
+            manager.adapter
+        except AdapterError as err:
+            raise pytest.UsageError(f"pytest-serve: {err}") from None
+    config.stash[MANAGER_KEY] = manager
+    collector = ResultCollector(config, manager)
+    config.stash[COLLECTOR_KEY] = collector
+    config.pluginmanager.register(collector, "serve-results")
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    prefixes = config.option.serve_clauses
+    if prefixes:
+        keep, drop = [], []
+        for item in items:
+            ids = clause_ids(item)
+            (keep if any(i.startswith(p) for i in ids for p in prefixes) else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    for item in items:
+        for clause in clause_ids(item):
+            item.user_properties.append(("serve_clause", clause))
+    # Group tests by the instance settings they need, default settings first and tests
+    # that start from a config file last, so the instance restarts once per distinct
+    # configuration (costly on Ray: ~10 s each).
+    default_key = DEFAULT_CONFIG.key
+    order = {default_key: 0}
+    keys = {}
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "serve_config" in names:
+            key = "~config-file"
+        elif "serve_instance" in names:
+            key = instance_config(item).key
+        else:
+            key = default_key
+        keys[item] = key
+        order.setdefault(key, len(order))
+    order["~config-file"] = len(order)
+    items.sort(key=lambda item: order[keys[item]])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    manager = session.config.stash.get(MANAGER_KEY, None)
+    if manager is not None:
+        try:
+            manager.stop()
+        except Exception as err:  # never hide the test results behind a teardown error
+            session.config.get_terminal_writer().line(f"pytest-serve: stopping failed: {err}", red=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    manager = terminalreporter.config.stash.get(MANAGER_KEY, None)
+    if manager is not None and manager.starts:
+        terminalreporter.write_line(
+            f"pytest-serve: {manager.adapter.name} started {manager.starts} time(s) "
+            f"for {len(manager.configs)} distinct configuration(s)"
+        )
+

@@ -1,0 +1,168 @@
+"""Collects clause-marked test outcomes during a run and writes the certification report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .manager import InstanceManager
+from .report import ClauseResult, Report, TestOutcome, deviations_from, grade
+
+__all__ = ["ResultCollector"]
+
+
+def _clauses_of(report: pytest.TestReport) -> list[str]:
+    return [v for k, v in report.user_properties if k == "serve_clause"]
+
+
+class ResultCollector:
+    """A plugin object: sees every test report (also under xdist, on the controller)."""
+
+    def __init__(self, config: pytest.Config, manager: InstanceManager) -> None:
+        self.config = config
+        self.manager = manager
+        self.tests: dict[str, TestOutcome] = {}
+        self.by_clause: dict[str, list[str]] = {}
+        self.started = time.time()
+        self.report: Report | None = None
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        clauses = _clauses_of(report)
+        if not clauses:
+            return
+        outcome = self.tests.get(report.nodeid)
+        if outcome is None:
+            outcome = self.tests[report.nodeid] = TestOutcome(report.nodeid, "passed")
+            for clause in clauses:
+                self.by_clause.setdefault(clause, []).append(report.nodeid)
+        outcome.duration += report.duration
+        if report.skipped and outcome.outcome == "passed":
+            outcome.outcome = "skipped"
+            outcome.message = _skip_reason(report)
+        elif report.failed:
+            outcome.outcome = "failed" if report.when == "call" else "error"
+            outcome.message = _failure_line(report)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.tests or hasattr(self.config, "workerinput"):
+            return  # nothing clause-marked ran, or an xdist worker (the controller reports)
+        self.report = self._build()
+        directory = self.config.option.serve_report
+        if directory:
+            self.report.write(directory)
+
+    def _deviations(self) -> dict[str, str]:
+        from conformance.clauses import CLAUSES
+
+        declared = dict(getattr(self.manager.adapter, "deviations", {}) or {})
+        path = self.config.option.serve_deviations
+        if path:
+            import yaml
+
+            try:
+                data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as err:
+                raise pytest.UsageError(f"pytest-serve: cannot read --serve-deviations {path}: {err}")
+            if not isinstance(data, dict):
+                raise pytest.UsageError(f"pytest-serve: --serve-deviations {path} must map clause IDs to reasons")
+            try:
+                declared.update(deviations_from(data, CLAUSES))
+            except ValueError as err:
+                raise pytest.UsageError(f"pytest-serve: --serve-deviations {path}: {err}") from None
+        return declared
+
+    def _build(self) -> Report:
+        from conformance import __version__ as suite_version
+        from conformance.clauses import CATALOGUE_HASH, CLAUSES
+
+        deviations = self._deviations()
+        results = []
+        for clause in CLAUSES.values():
+            tests = [self.tests[n] for n in self.by_clause.get(clause.id, [])]
+            verdict, note = grade(tests, deviations.get(clause.id))
+            results.append(
+                ClauseResult(
+                    clause.id, clause.level, clause.group, clause.text, verdict, tests,
+                    deviations.get(clause.id), note,
+                )
+            )
+        adapter = self.manager.adapter
+        return Report(
+            suite_version=suite_version,
+            catalogue_hash=CATALOGUE_HASH,
+            implementation={
+                "name": adapter.name,
+                "version": adapter.version,
+                "adapter": f"{type(adapter).__module__}.{type(adapter).__qualname__}",
+            },
+            environment={
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "machine": platform.machine(),
+            },
+            started_at=dt.datetime.fromtimestamp(self.started, dt.timezone.utc).isoformat(timespec="seconds"),
+            duration_s=time.time() - self.started,
+            clauses=results,
+        )
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        report = self.report
+        if report is None:
+            return
+        tr = terminalreporter
+        tr.section("pytest-serve conformance")
+        width = max(len(c.id) for c in report.clauses)
+        for c in report.clauses:
+            if c.verdict == "untested" and not self._selected_all():
+                continue
+            color = {"pass": {"green": True}, "deviation": {"yellow": True}, "skipped": {"yellow": True}}.get(
+                c.verdict, {"red": True}
+            )
+            tr.write(f"{c.id:<{width}}  ")
+            tr.write(f"{c.verdict:<9}", **color)
+            tr.write_line(f"  {_short(c.detail)}")
+        status = "CERTIFIED" if report.certified else "NOT CERTIFIED"
+        tr.write_line(
+            f"{report.implementation['name']} {report.implementation['version']}: {status} "
+            f"(documented: {_counts(report.counts('documented'))}; "
+            f"recommended: {_counts(report.counts('recommended'))})",
+            bold=True,
+            green=report.certified,
+            red=not report.certified,
+        )
+        if self.config.option.serve_report:
+            tr.write_line(f"report written to {self.config.option.serve_report}/report.md and report.json")
+
+    def _selected_all(self) -> bool:
+        return not self.config.option.serve_clauses
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+
+
+def _short(text: str, limit: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return "skipped"
+
+
+def _failure_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message).splitlines()[0] if crash.message else "failed"
+    return str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "failed"

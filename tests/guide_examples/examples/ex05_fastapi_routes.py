@@ -1,0 +1,23 @@
+# Guide "Set Up FastAPI and HTTP", section FastAPI HTTP 部署 (FastAPI HTTP deployments), two routes: verbatim; changed: `from ray import serve` -> `from reference_impl import serve`; removed the unused `import ray` line.
+import requests
+from fastapi import FastAPI
+from reference_impl import serve
+
+app = FastAPI()
+
+
+@serve.deployment
+@serve.ingress(app)
+class MyFastAPIDeployment:
+    @app.get("/")
+    def root(self):
+        return "Hello, world!"
+
+    @app.post("/{subpath}")
+    def root(self, subpath: str):
+        return f"Hello from {subpath}!"
+
+
+serve.run(MyFastAPIDeployment.bind(), route_prefix="/hello")
+resp = requests.post("http://localhost:8000/hello/Serve")
+assert resp.json() == "Hello from Serve!"

@@ -1,0 +1,25 @@
+# Guide "Set Up FastAPI and HTTP", section WebSockets, EchoServer: verbatim; changed: `from ray import serve` -> `from reference_impl import serve`.
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from reference_impl import serve
+
+
+app = FastAPI()
+
+
+@serve.deployment
+@serve.ingress(app)
+class EchoServer:
+    @app.websocket("/")
+    async def echo(self, ws: WebSocket):
+        await ws.accept()
+
+        try:
+            while True:
+                text = await ws.receive_text()
+                await ws.send_text(text)
+        except WebSocketDisconnect:
+            print("Client disconnected.")
+
+
+serve_app = serve.run(EchoServer.bind())
