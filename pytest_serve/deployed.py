@@ -54,8 +54,11 @@ class DeployedApp:
         return self._ahttp
 
     def ws(self, path: str = "/", **kwargs: Any) -> Any:
-        """A connected `websockets` sync client for `path` (which includes the prefix);
-        closed at teardown if the test did not close it."""
+        """A connected `websockets` sync client for `path` (which includes the prefix).
+
+        Use it as a context manager, `with app.ws("/echo") as ws: ...` (websockets 17
+        requires that); one the test leaves open is closed at teardown.
+        """
         from websockets.sync.client import connect
 
         kwargs.setdefault("open_timeout", self.timeout)

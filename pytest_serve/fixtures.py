@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +22,7 @@ __all__ = [
     "serve",
     "serve_app",
     "serve_config",
+    "serve_module",
     "serve_probe",
     "serve_http_timeout",
 ]
@@ -44,10 +47,40 @@ def serve_instance(request: pytest.FixtureRequest) -> Adapter:
 
 
 @pytest.fixture
-def serve(serve_instance: Adapter) -> ModuleType:
+def serve(request: pytest.FixtureRequest) -> ModuleType:
     """function scope · module · the Serve API of the implementation under test
-    (`serve.deployment`, `serve.ingress`, ...), for deployments defined in tests."""
-    return serve_instance.serve
+    (`serve.deployment`, `serve.ingress`, ...), for deployments defined in tests.
+    Does not start an instance by itself."""
+    try:
+        return manager_of(request.config).adapter.serve
+    except AdapterError as err:
+        pytest.fail(f"pytest-serve: {err}", pytrace=False)
+
+
+@pytest.fixture
+def serve_module(
+    serve: ModuleType, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., str]:
+    """function scope · `serve_module(source, name=None) -> str` · writes `source` as an
+    importable module, with `serve` already bound to the implementation's API, for the
+    `import_path` of Serve config files; returns the module name. The module's folder is
+    put on `sys.path` and `PYTHONPATH` (so out-of-process workers import it too) for the
+    duration of the test."""
+    directory = tmp_path_factory.mktemp("serve-modules", numbered=True)
+    monkeypatch.syspath_prepend(str(directory))
+    paths = [str(directory), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    count = 0
+
+    def write(source: str, name: str | None = None) -> str:
+        nonlocal count
+        count += 1
+        name = name or f"serve_app_{count}"
+        header = f"import {serve.__name__} as serve  # added by pytest-serve\n"
+        (directory / f"{name}.py").write_text(header + textwrap.dedent(source), encoding="utf-8")
+        return name
+
+    return write
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from .fixtures import (
     serve_config,
     serve_http_timeout,
     serve_instance,
+    serve_module,
     serve_probe,
 )
 from .manager import DEFAULT_CONFIG, InstanceManager
@@ -26,6 +27,7 @@ __all__ = [
     "serve_config",
     "serve_http_timeout",
     "serve_instance",
+    "serve_module",
     "serve_probe",
 ]
 
@@ -110,8 +112,14 @@ def pytest_collection_modifyitems(
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    from conformance.clauses import CLAUSES
+
     for item in items:
         for clause in clause_ids(item):
+            if clause not in CLAUSES:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: unknown clause ID {clause!r}; known: {', '.join(CLAUSES)}"
+                )
             item.user_properties.append(("serve_clause", clause))
     # Group tests by the instance settings they need, default settings first and tests
     # that start from a config file last, so the instance restarts once per distinct

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import threading
@@ -140,6 +141,12 @@ def shutdown() -> None:
         instance, _instance = _instance, None
     if instance is not None:
         instance.shutdown()
+
+
+# NOTE: as Ray does (`atexit.register(shutdown, True)` in ray/_private/worker.py), a
+# script's instance goes down as the script exits, so cancelled handlers still run their
+# `except` blocks (the guide's second stream.py prints "Cancelled! Exiting." at the end).
+atexit.register(shutdown)
 
 
 def get_app_handle(name: str) -> DeploymentHandle:

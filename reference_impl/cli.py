@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import api
 from .config import ConfigError, ServeConfig, load_config, parse_http_options
+from .exceptions import ServeError
 
 __all__ = ["main"]
 
@@ -67,11 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _config_for(args)
         api.run_config(config)
+    except ServeError as err:  # a replica failed to start, the port is taken, ...
+        print(f"reference-serve: error: {err}", file=sys.stderr)
+        api.shutdown()
+        return 1
     except (ConfigError, ValueError, TypeError, ImportError) as err:
         print(f"reference-serve: error: {err}", file=sys.stderr)
         api.shutdown()
         return 2
-    except Exception as err:  # a replica failed to start, a port is taken, ...
+    except Exception as err:
         print(f"reference-serve: error: {err}", file=sys.stderr)
         api.shutdown()
         return 1

@@ -116,13 +116,28 @@ class ServeConfig(BaseModel):
         return apps
 
 
-def _describe(err: ValidationError, what: str) -> str:
+def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names allowed where `loc` points (to explain an unknown field)."""
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[str(part)].annotation
+        inner = getattr(annotation, "__args__", None) or (annotation,)
+        nested = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if nested is None:
+            return []
+        model = nested
+    return sorted(model.model_fields)
+
+
+def _describe(err: ValidationError, what: str, model: type[BaseModel]) -> str:
     lines = [f"Invalid {what}:"]
     for e in err.errors():
         field = ".".join(str(p) for p in e["loc"]) or "(root)"
         bad = e.get("input")
         if e["type"] == "extra_forbidden":
-            lines.append(f"  {field}: unknown field (value {bad!r}); remove it or check the spelling")
+            allowed = ", ".join(_allowed_fields(model, tuple(e["loc"])))
+            lines.append(f"  {field}: unknown field (value {bad!r}); allowed fields: {allowed}")
         else:
             lines.append(f"  {field}: {e['msg']} (got {bad!r})")
     return "\n".join(lines)
@@ -141,7 +156,7 @@ def parse_http_options(options: HTTPOptions | Mapping[str, Any] | None) -> HTTPO
     try:
         return HTTPOptions(**options)
     except ValidationError as err:
-        raise ConfigError(_describe(err, "http_options")) from None
+        raise ConfigError(_describe(err, "http_options", HTTPOptions)) from None
 
 
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeConfig:
@@ -166,7 +181,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeConf
     try:
         return ServeConfig(**data)
     except ValidationError as err:
-        raise ConfigError(_describe(err, what)) from None
+        raise ConfigError(_describe(err, what, ServeConfig)) from None
 
 
 def validate_route_prefix(route_prefix: str | None) -> str | None:

@@ -3,7 +3,8 @@
     ServeError
     ├── RequestCancelledError   a DeploymentResponse was cancelled
     ├── DeploymentStartError    a replica constructor (or lifespan startup) raised
-    └── ServeNotRunningError    an API call needs a running instance
+    ├── ServeNotRunningError    an API call needs a running instance
+    └── AddressUnavailableError the proxy cannot bind its host:port
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ __all__ = [
     "RequestCancelledError",
     "DeploymentStartError",
     "ServeNotRunningError",
+    "AddressUnavailableError",
 ]
 
 
@@ -34,3 +36,7 @@ class DeploymentStartError(ServeError):
 
 class ServeNotRunningError(ServeError):
     """The call needs `serve.start()` or `serve.run()` first."""
+
+
+class AddressUnavailableError(ServeError):
+    """The proxy cannot listen on the configured address (port taken, bad host)."""

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import RequestCancelledError
+from .exceptions import RequestCancelledError, ServeNotRunningError
 from .loops import wait_threadsafe
 from .replica import current_request
 
@@ -82,26 +82,38 @@ class DeploymentResponse:
         self._call: ReplicaCall | None = None
         self._cancelled = False
         self._task: asyncio.Task[Any] | None = None
+        self._detached: asyncio.Task[Any] | None = None
         self._done: concurrent.futures.Future[Any] = concurrent.futures.Future()
         parent = current_request.get()
         if parent is not None:
             parent.children.add(self)
             self._done.add_done_callback(lambda _: parent.children.discard(self))
-        coro = self._execute(method_name, args, kwargs)
         try:
-            loop = asyncio.get_running_loop()
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
+        coro = self._execute(method_name, args, kwargs)
         if loop is not None:
             self._loop = loop
             self._task = loop.create_task(coro)
             self._task.add_done_callback(self._copy_outcome)
         else:
             self._loop = driver_loop()
-            asyncio.run_coroutine_threadsafe(self._run_detached(coro), self._loop)
+            detached = self._run_detached(coro)
+            try:
+                asyncio.run_coroutine_threadsafe(detached, self._loop)
+            except RuntimeError:  # the driver loop is closed: Serve was shut down
+                detached.close()
+                coro.close()
+                raise ServeNotRunningError(
+                    "Serve is not running (it was shut down); this handle can no longer "
+                    "be called. Deploy again and get a new handle."
+                ) from None
 
     async def _run_detached(self, coro: Any) -> None:
-        self._task = asyncio.current_task()
+        # NOTE: kept apart from `_task`, which `_await` may await directly: this task
+        # returns nothing, the outcome goes to `_done`.
+        self._detached = asyncio.current_task()
         if self._cancelled:
             coro.close()
             self._done.set_exception(RequestCancelledError(self.request_id))
@@ -145,8 +157,9 @@ class DeploymentResponse:
             pass
 
     def _cancel_here(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        task = self._task or self._detached
+        if task is not None:
+            task.cancel()
         elif self._call is not None:
             self._call.cancel()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ class ServeInstance:
 
     def __init__(self, http_options: HTTPOptions, environ: Mapping[str, str] | None = None):
         self.http_options = http_options
+        self._threads_before = set(threading.enumerate())
         keep_alive = effective_keep_alive(http_options, os.environ if environ is None else environ)
         self._lock = threading.RLock()
         self._routes: RouteTable[Endpoint] = RouteTable()
@@ -196,3 +198,12 @@ class ServeInstance:
             app.stop()
         self.server.stop()
         self._proxy_loop.stop()
+        self._join_worker_threads(timeout=2.0)
+
+    def _join_worker_threads(self, timeout: float) -> None:
+        """Wait for the worker threads anyio started for sync routes; they are told to
+        stop when their loop ends and exit within milliseconds."""
+        deadline = time.monotonic() + timeout
+        for thread in set(threading.enumerate()) - self._threads_before:
+            if thread.name.startswith("AnyIO worker"):
+                thread.join(max(0.0, deadline - time.monotonic()))

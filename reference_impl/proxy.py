@@ -86,6 +86,7 @@ def _request_id(scope: dict[str, Any]) -> str:
 class Proxy:
     def __init__(self, routes: RouteTable[Endpoint], options: HTTPOptions) -> None:
         self._routes = routes
+        self._root = options.root_path
         self._timeout = options.request_timeout_s
         self._body_limit = options.max_request_body_bytes
 
@@ -99,22 +100,23 @@ class Proxy:
     # -- HTTP ----------------------------------------------------------------------
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        path = scope["path"]
+        path = _route_path(scope, self._root)
+        if path is None:
+            return await self._not_found(scope["path"], send)
         if path == "/-/healthz":
             return await _send_simple(send, 200, b"success", _TEXT)
         if path == "/-/routes":
             table = {prefix: ep.app_name for prefix, ep in self._routes.items()}
-            return await _send_simple(send, 200, json.dumps(table).encode(), _JSON)
+            return await _send_simple(send, 200, json.dumps(table, separators=(",", ":")).encode(), _JSON)
         match = self._routes.match(path)
         if match is None:
-            body = f"Path '{path}' not found. Ping http://.../-/routes for available routes."
-            return await _send_simple(send, 404, body.encode(), _TEXT)
+            return await self._not_found(scope["path"], send)
         if self._body_limit is not None and _declared_length(scope) > self._body_limit:
             body = f"Request body exceeds the limit of {self._body_limit} bytes."
             return await _send_simple(send, 413, body.encode(), _TEXT)
 
         flow = _Flow(Exchange(_request_id(scope)))
-        scope = _scope_for_app(scope, match.prefix)
+        scope = _scope_for_app(scope, self._root, match.prefix)
         pump = asyncio.get_running_loop().create_task(self._pump(receive, flow))
         try:
             if self._timeout is None:
@@ -130,6 +132,10 @@ class Proxy:
         finally:
             if not pump.done():
                 pump.cancel()
+
+    async def _not_found(self, path: str, send: Any) -> None:
+        body = f"Path '{path}' not found. Ping http://.../-/routes for available routes."
+        await _send_simple(send, 404, body.encode(), _TEXT)
 
     async def _timed_out(self, flow: _Flow, send: Any) -> None:
         if flow.call is not None:
@@ -200,13 +206,14 @@ class Proxy:
     # -- WebSocket -------------------------------------------------------------------
 
     async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        match = self._routes.match(scope["path"])
+        path = _route_path(scope, self._root)
+        match = None if path is None else self._routes.match(path)
         if match is None:
             # Ray 2.60 rejects the handshake to an unrouted path with 500.
             await _deny_websocket(scope, send, 500, b"Internal Server Error")
             return
         flow = _Flow(Exchange(_request_id(scope)))
-        scope = _scope_for_app(scope, match.prefix)
+        scope = _scope_for_app(scope, self._root, match.prefix)
         pump = asyncio.get_running_loop().create_task(self._pump(receive, flow))
         try:
             await self._relay(flow, match.target.router, scope, send)
@@ -217,10 +224,20 @@ class Proxy:
                 pump.cancel()
 
 
-def _scope_for_app(scope: dict[str, Any], prefix: str) -> dict[str, Any]:
+def _route_path(scope: dict[str, Any], root: str) -> str | None:
+    """The path to route on: without `http_options.root_path`, which clients include (as
+    in Ray: all routes are mounted under it); None when the path is outside it."""
+    path: str = scope["path"]
+    if not root:
+        return path
+    if path == root or path.startswith(root + "/"):
+        return path[len(root) :] or "/"
+    return None
+
+
+def _scope_for_app(scope: dict[str, Any], root: str, prefix: str) -> dict[str, Any]:
     scope = dict(scope)
-    if prefix != "/":
-        scope["root_path"] = scope.get("root_path", "") + prefix
+    scope["root_path"] = root + ("" if prefix == "/" else prefix)
     return scope
 
 

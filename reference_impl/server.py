@@ -9,7 +9,8 @@ from typing import Any
 
 import uvicorn
 
-from .config import ConfigError, HTTPOptions
+from .config import HTTPOptions
+from .exceptions import AddressUnavailableError
 from .loops import LoopThread
 
 __all__ = ["HTTPServer"]
@@ -29,7 +30,7 @@ def _bind(host: str, port: int) -> socket.socket:
             if err.errno == errno.EADDRINUSE
             else "check http_options.host and http_options.port"
         )
-        raise ConfigError(f"Failed to bind to address '{host}:{port}': {err.strerror}; {hint}.") from None
+        raise AddressUnavailableError(f"Failed to bind to address '{host}:{port}': {err.strerror}; {hint}.") from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock
@@ -48,7 +49,6 @@ class HTTPServer:
             app,
             host=options.host,
             port=self.port,
-            root_path=options.root_path,
             timeout_keep_alive=keep_alive_s,
             lifespan="off",
             access_log=False,

@@ -26,7 +26,7 @@ def load_adapter(spec: str) -> Adapter:
 
         return ReferenceAdapter()
     if spec == "ray":
-        from .ray import RayAdapter
+        from .ray import RayAdapter  # imports ray lazily; raises AdapterError without it
 
         return RayAdapter()
     if ":" in spec:

@@ -49,3 +49,14 @@ class ReferenceAdapter(Adapter):
 
     def alive(self) -> bool:
         return self._instance is not None and self._api.current_instance() is self._instance
+
+    def deploy_config(self, config: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
+        """Through the reference's own config-file path (`reference-serve run config.yaml`)."""
+        from reference_impl.config import load_config
+
+        parsed = load_config(config)
+        self.stop()
+        with patched_environ(env):
+            handles = self._api.run_config(parsed)
+        self._instance = self._api.current_instance()
+        return list(handles)

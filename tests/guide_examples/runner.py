@@ -1,14 +1,18 @@
 """Run the guide's examples in subprocesses, with a deadline on every wait.
 
-`run_example` runs an example script to its end. `ExampleProcess` keeps one running
-(usually `driver.py` serving an example) and reads its output line by line, so a
-test can act at the moment a line appears. Both merge stderr into stdout, run
-Python unbuffered, and kill the process when a deadline passes. No pytest import.
+`materialize` writes one of the guide's examples (kept once, as the guide has them, in
+the `conformance` package's `guide/` folder) into a directory, changed only so that it
+runs on the reference implementation. `run_example` runs such a script to its end.
+`ExampleProcess` keeps one running (usually `driver.py` serving an example) and reads
+its output line by line, so a test can act at the moment a line appears. Both merge
+stderr into stdout, run Python unbuffered, and kill the process when a deadline
+passes. No pytest import.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib.resources
 import os
 import queue
 import socket
@@ -19,9 +23,18 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["EXAMPLES", "DRIVER", "HOST", "PORT", "port_in_use", "run_example", "ExampleProcess"]
+__all__ = [
+    "GUIDE",
+    "DRIVER",
+    "HOST",
+    "PORT",
+    "materialize",
+    "port_in_use",
+    "run_example",
+    "ExampleProcess",
+]
 
-EXAMPLES = Path(__file__).parent / "examples"
+GUIDE = importlib.resources.files("conformance") / "guide"  # exNN_*.py: the guide's code
 DRIVER = Path(__file__).parent / "driver.py"
 HOST = "127.0.0.1"
 PORT = 8000  # the examples hard-code http://localhost:8000 (Serve's default address)
@@ -42,6 +55,29 @@ def port_in_use(host: str = HOST, port: int = PORT) -> bool:
     return False
 
 
+# The one change that makes an example run here: Serve comes from the reference
+# implementation, and the guide's unused `import ray` goes.
+_SERVE_IMPORT = ("from ray import serve", "from reference_impl import serve")
+_RAY_IMPORT = "import ray"
+
+
+def materialize(name: str, directory: Path) -> Path:
+    """Write the guide's example `name` (e.g. "ex01_query_params") into `directory` as
+    `<name>.py`, with `from ray import serve` swapped for the reference implementation's
+    `serve` and the `import ray` line dropped; nothing else changes. Returns its path."""
+    lines = []
+    for line in (GUIDE / f"{name}.py").read_text(encoding="utf-8").splitlines(keepends=True):
+        code = line.rstrip("\n")
+        if code == _RAY_IMPORT:
+            continue
+        if code == _SERVE_IMPORT[0]:
+            line = line.replace(*_SERVE_IMPORT)
+        lines.append(line)
+    script = directory / f"{name}.py"
+    script.write_text("".join(lines), encoding="utf-8")
+    return script
+
+
 def _command(script: Path, *args: str) -> list[str]:
     return [sys.executable, "-u", str(script), *args]
 
@@ -50,18 +86,26 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
-def run_example(name: str, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run `examples/<name>.py` to its end; killed (and TimeoutExpired raised) past `timeout` s."""
-    return subprocess.run(
-        _command(EXAMPLES / f"{name}.py"),
-        cwd=cwd,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-    )
+def run_example(script: Path, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run `script` to its end; past `timeout` s, kill it and raise AssertionError."""
+    try:
+        return subprocess.run(
+            _command(script),
+            cwd=cwd,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as err:  # subprocess.run has killed it already
+        output = err.output or ""
+        if isinstance(output, bytes):  # TimeoutExpired carries undecoded bytes
+            output = output.decode(errors="replace")
+        raise AssertionError(
+            f"{script.name} did not finish within {timeout} s and was killed; output:\n{output}"
+        ) from None
 
 
 class ExampleProcess:
@@ -105,13 +149,14 @@ class ExampleProcess:
                 line = self._queue.get(timeout=max(remaining, 0.0))
             except queue.Empty:
                 raise AssertionError(
-                    f"no line containing {text!r} within {timeout} s; output so far:\n{self.output()}"
+                    f"no line containing {text!r} within {timeout} s; "
+                    f"output so far:\n{self.output()}"
                 ) from None
             if line is None:
                 self._queue.put(None)  # keep later calls from blocking
                 raise AssertionError(
-                    f"the process exited (code {self._proc.wait()}) before printing {text!r}; "
-                    f"output:\n{self.output()}"
+                    f"the process closed its output (exit code {self._proc.poll()}) before "
+                    f"printing {text!r}; output:\n{self.output()}"
                 )
             self.lines.append(line)
             if text in line:

@@ -2,6 +2,9 @@
 
 Every test here ends with `serve.shutdown()`, whether it started Serve or not, and no
 test can start Serve on the default port 8000 (another suite serves there).
+`instance` starts Serve on port 0; `http` is a client for it. The names differ from
+pytest-serve's `serve_instance`/`serve` on purpose: these tests drive reference_impl
+directly, not through an adapter.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ def _refuse_default_port(start: Callable[..., None]) -> Callable[..., None]:
     def start_off_default_port(http_options: Any = None, **kwargs: Any) -> None:
         if api.current_instance() is None and parse_http_options(http_options).port == DEFAULT_PORT:
             raise AssertionError(
-                "a test started Serve on port 8000; use the serve_instance fixture (port 0)"
+                "a test started Serve on port 8000; use the instance fixture (port 0)"
             )
         start(http_options, **kwargs)
 
@@ -46,7 +49,7 @@ def _serve_shut_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def serve_instance(_serve_shut_down: None) -> ServeInstance:
+def instance(_serve_shut_down: None) -> ServeInstance:
     """Function scope, `ServeInstance`: Serve started with `http_options={"port": 0}`."""
     serve.start(http_options={"port": 0})
     instance = api.current_instance()
@@ -56,7 +59,7 @@ def serve_instance(_serve_shut_down: None) -> ServeInstance:
 
 
 @pytest.fixture
-def http(serve_instance: ServeInstance) -> Iterator[httpx.Client]:
+def http(instance: ServeInstance) -> Iterator[httpx.Client]:
     """Function scope, `httpx.Client` on the instance's URL; 10 s timeout, no redirects."""
-    with httpx.Client(base_url=serve_instance.url, timeout=HTTP_TIMEOUT_S) as client:
+    with httpx.Client(base_url=instance.url, timeout=HTTP_TIMEOUT_S) as client:
         yield client

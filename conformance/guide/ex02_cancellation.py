@@ -1,6 +1,5 @@
-# Guide "Set Up FastAPI and HTTP", section 请求取消 (Request cancellation), startled: verbatim; changed: `from ray import serve` -> `from reference_impl import serve`.
 import asyncio
-from reference_impl import serve
+from ray import serve
 
 
 @serve.deployment

@@ -1,4 +1,3 @@
-# Guide "Set Up FastAPI and HTTP", section 客户端断开连接时终止流 (Terminate the stream when the client disconnects), stream.py: verbatim; changed: `from ray import serve` -> `from reference_impl import serve`.
 import asyncio
 import time
 from typing import AsyncGenerator
@@ -7,7 +6,7 @@ import requests
 from starlette.responses import StreamingResponse
 from starlette.requests import Request
 
-from reference_impl import serve
+from ray import serve
 
 
 @serve.deployment

@@ -1,7 +1,6 @@
-# Guide "Set Up FastAPI and HTTP", section WebSockets, EchoServer: verbatim; changed: `from ray import serve` -> `from reference_impl import serve`.
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from reference_impl import serve
+from ray import serve
 
 
 app = FastAPI()

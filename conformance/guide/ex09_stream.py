@@ -1,4 +1,3 @@
-# Guide "Set Up FastAPI and HTTP", section 流式响应 (Streaming responses), stream.py: verbatim; changed: `from ray import serve` -> `from reference_impl import serve`.
 import time
 from typing import Generator
 
@@ -6,7 +5,7 @@ import requests
 from starlette.responses import StreamingResponse
 from starlette.requests import Request
 
-from reference_impl import serve
+from ray import serve
 
 
 @serve.deployment

@@ -1,7 +1,6 @@
-# Guide "Set Up FastAPI and HTTP", section 通过 HTTP 调用部署 (Calling deployments via HTTP), Counter: verbatim; changed: `from ray import serve` -> `from reference_impl import serve`.
 import starlette.requests
 import requests
-from reference_impl import serve
+from ray import serve
 
 
 @serve.deployment

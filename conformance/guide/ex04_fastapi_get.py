@@ -1,7 +1,7 @@
-# Guide "Set Up FastAPI and HTTP", section FastAPI HTTP 部署 (FastAPI HTTP deployments), first example: verbatim; changed: `from ray import serve` -> `from reference_impl import serve`; removed the unused `import ray` line.
+import ray
 import requests
 from fastapi import FastAPI
-from reference_impl import serve
+from ray import serve
 
 app = FastAPI()
 

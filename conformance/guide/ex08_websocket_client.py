@@ -1,4 +1,3 @@
-# Guide "Set Up FastAPI and HTTP", section WebSockets, websockets client: verbatim; changed: nothing.
 from websockets.sync.client import connect
 
 with connect("ws://localhost:8000") as websocket:

@@ -1,0 +1,211 @@
+"""Adapter for real Ray Serve: a local Ray instance started and stopped by the plugin.
+
+Ray's processes (raylet, proxy and replica actors) read the environment when they
+start, so the environment is set before `ray.init()` and a test with another
+`serve_env` restarts Ray itself; the plugin groups tests so that happens once per
+configuration. Deployments defined in test modules travel to Ray's workers by value,
+so test modules need not be importable there.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import sys
+import time
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+from .base import Adapter, AdapterError, patched_environ
+
+__all__ = ["RayAdapter"]
+
+# Logical CPUs for the local Ray instance: every replica reserves one by default,
+# and the conformance suite runs a few replicas at once on a 2-core machine.
+NUM_CPUS = 32
+START_TIMEOUT_S = 60.0
+
+
+class RayAdapter(Adapter):
+    name = "ray"
+    deviations = {
+        "KA-1": "Ray Serve 2.60's default keep-alive timeout is 90 s "
+        "(RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S unset, no http_options), not uvicorn's 5 s "
+        "that the guide states.",
+    }
+
+    def __init__(self) -> None:
+        try:
+            self._ray = importlib.import_module("ray")
+            self._serve = importlib.import_module("ray.serve")
+        except ImportError as err:
+            raise AdapterError(
+                f"--serve-impl=ray needs Ray Serve ({err}); install it with "
+                "`pip install \"pytest-serve[ray]\"`."
+            ) from None
+        self._url: str | None = None
+
+    @property
+    def serve(self) -> ModuleType:
+        return self._serve
+
+    @property
+    def version(self) -> str:
+        return str(self._ray.__version__)
+
+    @property
+    def base_url(self) -> str:
+        if self._url is None:
+            raise AdapterError("ray: the instance is not running")
+        return self._url
+
+    def _init_ray(self, env: Mapping[str, str]) -> None:
+        # The raylet and every worker read the environment when they start: set it
+        # before ray.init and also hand it over as the job's runtime_env.
+        env = {"RAY_AUTH_MODE": "disabled", **env}
+        runtime_env = {"env_vars": dict(env)}
+        if os.environ.get("PYTHONPATH"):  # e.g. modules written by the serve_module fixture
+            runtime_env["env_vars"].setdefault("PYTHONPATH", os.environ["PYTHONPATH"])
+        with patched_environ(env):
+            self._ray.init(
+                num_cpus=NUM_CPUS,
+                include_dashboard=False,
+                log_to_driver=False,
+                runtime_env=runtime_env,
+            )
+        _poll_faster()
+
+    def start(self, http_options: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        options = dict(http_options)
+        reservation = None
+        if not options.get("port"):
+            # NOTE: Serve's proxy binds with SO_REUSEPORT, so two instances given the same
+            # port would share it silently. Hold the port with a REUSEPORT socket that does
+            # not listen until the proxy has bound it, so no other process takes it meanwhile.
+            reservation = _reserve_port(options.get("host", "127.0.0.1"))
+            options["port"] = reservation.getsockname()[1]
+        try:
+            self._init_ray(env)
+            with patched_environ(env):
+                self._serve.start(http_options=options)
+            self._url = f"http://{options['host']}:{options['port']}"
+            self._wait_until_serving()
+        finally:
+            if reservation is not None:
+                reservation.close()
+
+    def _wait_until_serving(self) -> None:
+        """Until the proxy answers HTTP at all (its /-/healthz says 503 while no app runs)."""
+        import httpx
+
+        deadline = time.monotonic() + START_TIMEOUT_S
+        last: object = None
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.base_url + "/-/healthz", timeout=2)
+                return
+            except httpx.TransportError as err:
+                last = err
+            time.sleep(0.05)
+        raise AdapterError(
+            f"Ray Serve's proxy did not answer on {self.base_url} within "
+            f"{START_TIMEOUT_S:.0f} s (last error: {last})"
+        )
+
+    def deploy_config(self, config: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
+        """As `serve run config.yaml` does: Ray validates the file and deploys it itself."""
+        from ray.serve._private import api as private_api
+        from ray.serve.schema import ServeDeploySchema
+
+        self.stop()
+        schema = ServeDeploySchema.model_validate(dict(config))
+        http_options = schema.http_options.model_dump()
+        self._init_ray(env)
+        with patched_environ(env):
+            client = private_api.serve_start(
+                http_options=http_options, proxy_location=schema.proxy_location
+            )
+        self._url = f"http://{http_options['host']}:{http_options['port']}"
+        client.deploy_apps(schema, _blocking=False)
+        names = [app.name for app in schema.applications]
+        self._wait_until_running(names)
+        return names
+
+    def _wait_until_running(self, names: list[str]) -> None:
+        """Ray's own wait gives up only after 60 s even when an app failed at once."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            apps = self._serve.status().applications
+            states = {n: apps[n] for n in names if n in apps}
+            failed = {n: a.message for n, a in states.items() if str(a.status).endswith("DEPLOY_FAILED")}
+            if failed:
+                raise AdapterError(f"Ray could not deploy {sorted(failed)}: {failed}")
+            if len(states) == len(names) and all(str(a.status).endswith("RUNNING") for a in states.values()):
+                return
+            time.sleep(0.05)
+        raise AdapterError(f"Ray did not bring {names} to RUNNING within {START_TIMEOUT_S:.0f} s")
+
+    def stop(self) -> None:
+        if self._ray.is_initialized():
+            try:
+                self._serve.shutdown()
+            finally:
+                self._ray.shutdown()
+        self._url = None
+
+    def alive(self) -> bool:
+        return bool(self._ray.is_initialized())
+
+    def deploy(self, app: Any, *, name: str, route_prefix: str | None) -> Any:
+        _ship_by_value(app)
+        return self._serve.run(app, name=name, route_prefix=route_prefix)
+
+
+def _poll_faster() -> None:
+    """Ray's client polls the controller every second while serve.run/delete wait; poll
+    every 50 ms so each deploy takes ~1 s less. Harmless if the setting moves."""
+    try:
+        from ray.serve._private import client
+    except ImportError:
+        return
+    if hasattr(client, "CLIENT_POLLING_INTERVAL_S"):
+        client.CLIENT_POLLING_INTERVAL_S = 0.05
+
+
+def _reserve_port(host: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "SO_REUSEPORT"):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, 0))
+    return sock
+
+
+def _ship_by_value(app: Any) -> None:
+    """Pickle the modules of the app's deployments by value, so Ray's workers need not
+    import test modules (pytest puts their folders on the driver's sys.path only)."""
+    from ray import cloudpickle
+
+    seen: set[int] = set()
+    stack = [app]
+    while stack:
+        node = stack.pop()
+        deployment = getattr(node, "_bound_deployment", None)  # a ray.serve Application
+        if deployment is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        module = sys.modules.get(getattr(deployment.func_or_class, "__module__", "") or "")
+        if module is not None and _is_test_module(module):
+            try:
+                cloudpickle.register_pickle_by_value(module)
+            except ValueError:
+                pass
+        stack.extend(deployment.init_args)
+        stack.extend(deployment.init_kwargs.values())
+
+
+def _is_test_module(module: ModuleType) -> bool:
+    path = getattr(module, "__file__", "") or ""
+    return "site-packages" not in path and "dist-packages" not in path and module.__name__ != "__main__"

@@ -1,0 +1,86 @@
+"""`pytest-serve certify`: run the conformance suite against an implementation and
+write its certification report. Exit code 0 when certified, 1 when not, 2 on usage
+errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pytest-serve",
+        description="Conformance suite for the HTTP behaviour of Ray-Serve-style servers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    certify = sub.add_parser(
+        "certify",
+        help="run the conformance suite and write a certification report",
+        description="Run the conformance suite against an implementation and write "
+        "report.json and report.md. Exit code 0 means certified.",
+    )
+    certify.add_argument(
+        "--impl",
+        default="reference",
+        help="'reference' (default, the embedded implementation), 'ray', a module with the "
+        "Serve API ('pkg.serve') or 'pkg.module:AdapterClass'",
+    )
+    certify.add_argument(
+        "--report",
+        default=None,
+        metavar="DIR",
+        help="directory for report.json and report.md (default: ./serve-report/<impl>)",
+    )
+    certify.add_argument("--deviations", default=None, metavar="FILE", help="declared deviations (YAML: clause ID: reason)")
+    certify.add_argument(
+        "--clause", action="append", default=[], metavar="PREFIX", help="only clauses starting with PREFIX (repeatable)"
+    )
+    certify.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import pytest
+
+    args = _parser().parse_args(argv)
+    slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in args.impl)
+    report_dir = Path(args.report or Path("serve-report") / slug)
+    import conformance
+
+    suite_dir = Path(conformance.__file__).parent
+    pytest_args = [
+        "--pyargs",
+        "conformance",
+        "-c",
+        str(suite_dir / "pytest.ini"),
+        "--rootdir",
+        str(suite_dir),
+        f"--serve-impl={args.impl}",
+        f"--serve-report={report_dir}",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]
+    if args.deviations:
+        pytest_args.append(f"--serve-deviations={args.deviations}")
+    pytest_args += [f"--clause={c}" for c in args.clause]
+    pytest_args += args.pytest_args
+    code = pytest.main(pytest_args)
+    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+        return 2
+    report = report_dir / "report.json"
+    if not report.exists():
+        print(f"pytest-serve: no report was written (pytest exit code {int(code)})", file=sys.stderr)
+        return 2
+    certified = json.loads(report.read_text(encoding="utf-8"))["certified"]
+    return 0 if certified else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The guide's code examples, run verbatim against the reference implementation."""

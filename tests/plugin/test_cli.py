@@ -1,0 +1,62 @@
+"""The `pytest-serve certify` command, run as `python -m pytest_serve` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import conformance
+
+from .helpers import read_report, verdicts
+
+CLI_TIMEOUT_S = 300
+HAS_RET_TESTS = (Path(conformance.__file__).parent / "test_ret.py").exists()
+
+
+def certify(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m pytest_serve certify ARGS` in `cwd`, with no pytest or pytest-serve settings from our env."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_SERVE_IMPL")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_serve", "certify", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+    )
+
+
+@pytest.fixture(scope="module")
+def certified_ret_2(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Module scope · (CompletedProcess, report dir) · `certify --clause RET-2 --report DIR`, run once."""
+    if not HAS_RET_TESTS:
+        pytest.skip("conformance/test_ret.py does not exist yet: no test checks RET-2")
+    cwd = tmp_path_factory.mktemp("certify")
+    return certify("--clause", "RET-2", "--report", str(cwd / "report"), cwd=cwd), cwd / "report"
+
+
+def test_certify_clause_writes_report(certified_ret_2: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    """`certify --clause RET-2 --report DIR` runs RET-2's tests and writes report.json and report.md."""
+    done, report_dir = certified_ret_2
+    assert (report_dir / "report.md").is_file(), done.stdout + done.stderr
+    assert verdicts(read_report(report_dir))["RET-2"] == "pass"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="plugin bug: with --clause, every other documented clause is 'untested', so "
+    "Report.certified is False and cli.main returns 1 for any clause selection",
+)
+def test_certify_clause_exits_0(certified_ret_2: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    """`certify --clause RET-2` exits 0 when RET-2 passes on the reference implementation."""
+    done, _ = certified_ret_2
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_certify_bad_impl_exits_2(tmp_path: Path) -> None:
+    """`certify --impl nonsense` exits 2 with one line naming the problem, and writes no report."""
+    done = certify("--impl", "nonsense", "--report", str(tmp_path / "report"), cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "Cannot import Serve implementation module 'nonsense'" in errors[0], errors
+    assert not (tmp_path / "report").exists()

@@ -1,0 +1,223 @@
+"""api.py / deployment.py: serve.run, delete, shutdown, status, handles by name, options."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from reference_impl import serve
+from reference_impl.api import current_instance
+from reference_impl.exceptions import DeploymentStartError, ServeError
+from reference_impl.instance import ServeInstance
+
+RESULT_TIMEOUT_S = 5.0
+
+
+@serve.deployment
+class Value:
+    def __init__(self, value: Any, constructed: threading.Event | None = None) -> None:
+        if constructed is not None:
+            constructed.set()
+        self.value = value
+
+    def __call__(self) -> Any:
+        return self.value
+
+
+@serve.deployment
+class Failing:
+    def __init__(self, down: Any = None) -> None:
+        raise ValueError("constructor boom")
+
+
+def _replica_threads() -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith("serve-replica"))
+
+
+# -- serve.run ---------------------------------------------------------------------------
+
+
+def test_run_rejects_an_unbound_deployment(instance: ServeInstance) -> None:
+    """serve.run(Deployment) raises TypeError telling to call .bind()."""
+    with pytest.raises(TypeError, match=r"call `Value\.bind\(\)` and pass that"):
+        serve.run(Value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("prefix", ["noslash", "/trailing/", "", "/{x}"])
+def test_bad_route_prefix_raises_before_deploying(http: httpx.Client, prefix: str) -> None:
+    """An invalid route_prefix raises ValueError before any constructor runs."""
+    constructed = threading.Event()
+    with pytest.raises(ValueError, match=r"^Invalid route_prefix"):
+        serve.run(Value.bind(1, constructed), name="bad", route_prefix=prefix)
+    assert not constructed.is_set()
+    assert serve.status().applications == {}
+    assert http.get("/-/routes").json() == {}
+
+
+def test_bad_route_prefix_raises_before_starting_serve() -> None:
+    """With nothing running, an invalid route_prefix raises and starts no instance."""
+    with pytest.raises(ValueError, match="must start with a forward slash"):
+        serve.run(Value.bind(1), name="bad", route_prefix="noslash")
+    assert current_instance() is None
+
+
+def test_redeploy_same_name_replaces_the_app(http: httpx.Client) -> None:
+    """serve.run with an existing name serves the new version; the old replicas stop."""
+    serve.run(Value.bind("v1"), name="v", route_prefix="/v")
+    assert http.get("/v").text == "v1"
+    serve.run(Value.bind("v2"), name="v", route_prefix="/v")
+    assert http.get("/v").text == "v2"
+    assert _replica_threads() == ["serve-replica:v#Value#0"]
+
+
+def test_redeploy_to_another_prefix_moves_the_route(http: httpx.Client) -> None:
+    """Redeploying an app under a new prefix drops the old route."""
+    serve.run(Value.bind("v1"), name="v", route_prefix="/old")
+    serve.run(Value.bind("v2"), name="v", route_prefix="/new")
+    assert http.get("/-/routes").json() == {"/new": "v"}
+    assert http.get("/old").status_code == 404
+    assert http.get("/new").text == "v2"
+
+
+def test_two_apps_on_one_prefix_is_an_error(http: httpx.Client) -> None:
+    """A second app on a taken prefix raises Ray's message; it is never constructed."""
+    serve.run(Value.bind("a"), name="a", route_prefix="/x")
+    constructed = threading.Event()
+    with pytest.raises(ServeError) as info:
+        serve.run(Value.bind("b", constructed), name="b", route_prefix="/x")
+    assert str(info.value) == (
+        'Prefix /x is being used by application "a". Failed to deploy application "b".'
+    )
+    assert not constructed.is_set()
+    assert sorted(serve.status().applications) == ["a"]
+    assert http.get("/x").text == "a"
+
+
+def test_failing_constructor_raises_deployment_start_error(http: httpx.Client) -> None:
+    """A raising constructor gives DeploymentStartError naming the deployment and cause."""
+    with pytest.raises(DeploymentStartError) as info:
+        serve.run(Failing.bind(), name="f", route_prefix="/f")
+    assert str(info.value) == (
+        "Deployment 'Failing' failed to start its replica: ValueError: constructor boom"
+    )
+    assert http.get("/f").status_code == 404
+
+
+def test_failing_ingress_leaves_nothing_of_its_app(http: httpx.Client) -> None:
+    """When the ingress fails after its dependency started, the whole app is gone."""
+    with pytest.raises(DeploymentStartError, match="'Failing'"):
+        serve.run(
+            Failing.options(num_replicas=2).bind(Value.bind("down")), name="f", route_prefix="/f"
+        )
+    assert http.get("/-/routes").json() == {}
+    assert serve.status().applications == {}
+    assert _replica_threads() == []
+    with pytest.raises(ServeError, match="does not exist"):
+        serve.get_app_handle("f")
+
+
+# -- delete / shutdown / status / handles by name --------------------------------------------
+
+
+def test_delete_removes_route_and_replicas(http: httpx.Client) -> None:
+    """serve.delete drops the app's route and stops its replicas; unknown names are no-ops."""
+    serve.run(Value.bind(1), name="v", route_prefix="/v")
+    serve.delete("v")
+    serve.delete("v")
+    serve.delete("never-deployed")
+    assert http.get("/v").status_code == 404
+    assert _replica_threads() == []
+
+
+def test_shutdown_is_idempotent() -> None:
+    """serve.shutdown() twice, or with nothing running, is fine; status is then empty."""
+    serve.shutdown()
+    serve.start(http_options={"port": 0})
+    serve.shutdown()
+    serve.shutdown()
+    assert current_instance() is None
+    assert serve.status().applications == {} and serve.status().url is None
+
+
+def test_status_describes_running_apps(instance: ServeInstance) -> None:
+    """serve.status() lists each app's prefix, deployments and replica count, and the URL."""
+    serve.run(Value.options(num_replicas=2).bind(1), name="v", route_prefix="/v")
+    serve.run(Value.bind(2), name="hidden", route_prefix=None)
+    status = serve.status()
+    assert status.url == instance.url
+    assert {name: app.route_prefix for name, app in status.applications.items()} == {
+        "v": "/v",
+        "hidden": None,
+    }
+    assert status.applications["v"].status == "RUNNING"
+    assert status.applications["v"].deployments == {
+        "Value": {"status": "HEALTHY", "replica_states": {"RUNNING": 2}}
+    }
+
+
+def test_get_app_handle_reaches_an_unrouted_app(instance: ServeInstance) -> None:
+    """serve.get_app_handle(name) calls an app deployed with route_prefix=None."""
+    serve.run(Value.bind("hidden"), name="hidden", route_prefix=None)
+    assert serve.get_app_handle("hidden").remote().result(timeout_s=RESULT_TIMEOUT_S) == "hidden"
+    with pytest.raises(ServeError, match=r"^Application 'nope' does not exist\.$"):
+        serve.get_app_handle("nope")
+
+
+def test_get_deployment_handle_by_name(instance: ServeInstance) -> None:
+    """serve.get_deployment_handle reaches a non-ingress deployment of an app."""
+    serve.run(Value.options(name="Outer").bind(Value.bind("inner")), name="g", route_prefix=None)
+    handle = serve.get_deployment_handle("Value", app_name="g")
+    assert handle.remote().result(timeout_s=RESULT_TIMEOUT_S) == "inner"
+
+
+def test_api_needs_a_running_instance() -> None:
+    """Handle look-ups without an instance raise ServeNotRunningError."""
+    with pytest.raises(serve.exceptions.ServeNotRunningError):
+        serve.get_app_handle("x")
+
+
+# -- deployment options ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"num_replicas": 0}, ValueError, "Invalid num_replicas 0: must be an integer >= 1."),
+        ({"num_replicas": True}, ValueError, "Invalid num_replicas True: must be an integer >= 1."),
+        (
+            {"max_ongoing_requests": "x"},
+            ValueError,
+            "Invalid max_ongoing_requests 'x': must be an integer >= 1.",
+        ),
+        (
+            {"max_queued_requests": 0},
+            ValueError,
+            "Invalid max_queued_requests 0: must be -1 (no limit) or >= 1.",
+        ),
+        ({"name": ""}, ValueError, "Invalid deployment name '': must be a non-empty string."),
+        ({"bogus": 1}, TypeError, "Unknown deployment option(s) ['bogus']; allowed: ["),
+    ],
+)
+@pytest.mark.parametrize("via", ["decorator", "options"])
+def test_deployment_options_are_validated(
+    via: str, options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """Bad options fail at the decorator or .options() call, saying what is allowed."""
+    with pytest.raises(error) as info:
+        if via == "decorator":
+            serve.deployment(**options)
+        else:
+            Value.options(**options)
+    assert str(info.value).startswith(message)
+
+
+def test_ray_only_options_are_accepted() -> None:
+    """Options with no single-process meaning (ray_actor_options, ...) are accepted."""
+    deployment = Value.options(ray_actor_options={"num_cpus": 0}, health_check_period_s=1)
+    assert deployment.options_.ignored == {
+        "ray_actor_options": {"num_cpus": 0},
+        "health_check_period_s": 1,
+    }

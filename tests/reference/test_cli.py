@@ -1,0 +1,195 @@
+"""cli.py: `python -m reference_impl run <config.yaml | module:app>` as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reference_impl.config import KEEP_ALIVE_ENV_VAR
+
+STARTUP_S = 30.0  # a fresh interpreter imports FastAPI, pydantic and uvicorn first
+EXIT_S = 15.0
+SERVING = re.compile(r"^Serving on (http://127\.0\.0\.1:\d+) \((.*)\); press Ctrl-C to stop\.$")
+
+APP_MODULE = '''\
+from reference_impl import serve
+
+
+@serve.deployment
+def hello():
+    return "hello from the CLI"
+
+
+app = hello.bind()
+'''
+
+CONFIG = """\
+http_options:
+  port: 0
+applications:
+  - name: tiny
+    route_prefix: /tiny
+    import_path: cli_app:app
+"""
+
+
+def _env() -> dict[str, str]:
+    """This process's environment without the keep-alive override a developer may have set."""
+    return {k: v for k, v in os.environ.items() if k != KEEP_ALIVE_ENV_VAR}
+
+
+class Server:
+    """A CLI subprocess whose stdout lines are read by a thread, so waits have deadlines.
+
+    stderr (the log) goes to a file, so a chatty server never blocks on a full pipe.
+    """
+
+    def __init__(self, args: list[str], cwd: Path, log: Path) -> None:
+        self._log = log
+        with log.open("w") as stderr:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "reference_impl", "run", *args],
+                cwd=cwd,
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stdout: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for_url(self) -> str:
+        """The URL from the 'Serving on ...' line, read within STARTUP_S."""
+        deadline = time.monotonic() + STARTUP_S
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                raise AssertionError(f"exited {self.proc.wait(EXIT_S)}: {self.stderr()}")
+            self.stdout.append(line)
+            if match := SERVING.match(line):
+                return match.group(1)
+        raise AssertionError(f"no 'Serving on' line within {STARTUP_S} s: {self.stdout}")
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        """Send `sig`, wait for exit (EXIT_S) and collect the rest of stdout."""
+        self.proc.send_signal(sig)
+        code = self.proc.wait(EXIT_S)
+        self._reader.join(EXIT_S)
+        while (line := self.lines.get(timeout=EXIT_S)) is not None:
+            self.stdout.append(line)
+        return code
+
+    def stderr(self) -> str:
+        return self._log.read_text()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(EXIT_S)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    """Function scope, `Path`: a directory with `cli_app.py` and `serve.yaml` (port 0)."""
+    (tmp_path / "cli_app.py").write_text(APP_MODULE)
+    (tmp_path / "serve.yaml").write_text(CONFIG)
+    return tmp_path
+
+
+@pytest.fixture
+def cli(app_dir: Path) -> Iterator[list[Server]]:
+    """Function scope, `list[Server]`: CLI processes a test started, killed if still alive."""
+    servers: list[Server] = []
+    yield servers
+    for server in servers:
+        server.kill()
+
+
+def _run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI to its exit (it fails at startup here) within STARTUP_S."""
+    return subprocess.run(
+        [sys.executable, "-m", "reference_impl", "run", *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_S,
+    )
+
+
+def test_run_config_file_serves_until_sigint(app_dir: Path, cli: list[Server]) -> None:
+    """`run serve.yaml --app-dir DIR` prints its URL, serves; SIGINT → exit 0, 'Stopped.'."""
+    args = [str(app_dir / "serve.yaml"), "--app-dir", str(app_dir)]
+    server = Server(args, cwd=app_dir.parent, log=app_dir / "stderr.log")
+    cli.append(server)
+    url = server.wait_for_url()
+    assert server.stdout[-1].endswith("(/tiny -> tiny); press Ctrl-C to stop.")
+    assert httpx.get(f"{url}/tiny", timeout=10).text == "hello from the CLI"
+    assert server.stop(signal.SIGINT) == 0
+    assert server.stdout[-1] == "Stopped."
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/-/healthz", timeout=10)
+
+
+def test_run_import_path_with_port_zero(app_dir: Path, cli: list[Server]) -> None:
+    """`run cli_app:app --port 0` (cwd as app dir) serves at '/' and stops on SIGTERM too."""
+    server = Server(["cli_app:app", "--port", "0"], cwd=app_dir, log=app_dir / "stderr.log")
+    cli.append(server)
+    url = server.wait_for_url()
+    assert httpx.get(f"{url}/", timeout=10).text == "hello from the CLI"
+    assert server.stop(signal.SIGTERM) == 0
+    assert server.stdout[-1] == "Stopped."
+
+
+def test_bad_config_exits_2_naming_the_field(app_dir: Path) -> None:
+    """A config with a bad field exits 2; stderr names the field and the bad value."""
+    (app_dir / "bad.yaml").write_text(CONFIG.replace("port: 0", "port: not-a-port"))
+    done = _run_cli(["bad.yaml"], cwd=app_dir)
+    assert done.returncode == 2
+    assert "reference-serve: error: Invalid Serve config file" in done.stderr
+    assert "http_options.port: Input should be a valid integer" in done.stderr
+    assert "'not-a-port'" in done.stderr
+    assert "Serving on" not in done.stdout
+
+
+def test_unimportable_app_exits_2(app_dir: Path) -> None:
+    """An import path naming a missing module exits 2 with the module named."""
+    done = _run_cli(["no_such_module:app", "--port", "0"], cwd=app_dir)
+    assert done.returncode == 2
+    assert "Cannot import module 'no_such_module'" in done.stderr
+
+
+def test_busy_port_exits_1(app_dir: Path) -> None:
+    """A port already taken is a runtime failure: exit 1 with the bind error."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = _run_cli(["cli_app:app", "--port", str(port)], cwd=app_dir)
+    assert done.returncode == 1
+    assert f"Failed to bind to address '127.0.0.1:{port}'" in done.stderr

@@ -1,0 +1,181 @@
+"""handle.py: DeploymentHandle calls, composition, responses as arguments, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import warnings
+from typing import Any
+
+import httpx
+import pytest
+from starlette.requests import Request
+
+from reference_impl import serve
+from reference_impl.exceptions import RequestCancelledError, ServeError
+from reference_impl.handle import DeploymentHandle, DeploymentResponse
+from reference_impl.instance import ServeInstance
+
+RESULT_TIMEOUT_S = 5.0
+
+
+@serve.deployment
+class Down:
+    def __call__(self, x: Any = None) -> str:
+        return f"down:{x}"
+
+    def double(self, x: int) -> int:
+        return 2 * x
+
+    def echo(self, x: Any) -> Any:
+        return x
+
+    async def block(
+        self, started: threading.Event, release: threading.Event, log: list[str]
+    ) -> str:
+        started.set()
+        try:
+            await asyncio.to_thread(release.wait, RESULT_TIMEOUT_S)
+        except asyncio.CancelledError:
+            log.append("cancelled")
+            raise
+        return "released"
+
+
+@serve.deployment
+class Up:
+    def __init__(self, down: DeploymentHandle) -> None:
+        self.down = down
+        self.down_type = type(down).__name__
+
+    async def __call__(self, request: Request) -> dict[str, Any]:
+        return {
+            "down_type": self.down_type,
+            "call": await self.down.remote("up"),
+            "chained": await self.down.double.remote(self.down.double.remote(2)),
+        }
+
+
+@pytest.fixture
+def down(instance: ServeInstance) -> DeploymentHandle:
+    """Function scope, `DeploymentHandle`: Down deployed as app 'down' with no route."""
+    return serve.run(Down.bind(), name="down", route_prefix=None)
+
+
+def test_run_returns_the_ingress_handle(down: DeploymentHandle) -> None:
+    """serve.run returns a DeploymentHandle of the ingress deployment."""
+    assert isinstance(down, DeploymentHandle)
+    assert (down.deployment_name, down.app_name) == ("Down", "down")
+
+
+def test_remote_result_from_sync_code(down: DeploymentHandle) -> None:
+    """handle.remote(x).result(timeout_s=...) returns __call__'s value."""
+    response = down.remote(7)
+    assert isinstance(response, DeploymentResponse)
+    assert response.result(timeout_s=RESULT_TIMEOUT_S) == "down:7"
+
+
+def test_method_by_attribute_and_by_options(down: DeploymentHandle) -> None:
+    """handle.method.remote() and handle.options(method_name=...) call that method."""
+    assert down.double.remote(4).result(timeout_s=RESULT_TIMEOUT_S) == 8
+    assert down.options(method_name="double").remote(5).result(timeout_s=RESULT_TIMEOUT_S) == 10
+
+
+def test_unknown_method_raises_attribute_error(down: DeploymentHandle) -> None:
+    """Calling a method the deployment lacks fails with an error naming it."""
+    with pytest.raises(AttributeError, match="method 'nope' that does not exist"):
+        down.nope.remote().result(timeout_s=RESULT_TIMEOUT_S)
+
+
+def test_result_timeout(down: DeploymentHandle) -> None:
+    """result(timeout_s) raises TimeoutError when the call takes longer; it still finishes."""
+    started, release = threading.Event(), threading.Event()
+    response = down.block.remote(started, release, [])
+    assert started.wait(RESULT_TIMEOUT_S)
+    with pytest.raises(TimeoutError):
+        response.result(timeout_s=0.05)
+    release.set()
+    assert response.result(timeout_s=RESULT_TIMEOUT_S) == "released"
+
+
+def test_bound_application_argument_becomes_a_handle(http: httpx.Client) -> None:
+    """A bound Application argument arrives as a DeploymentHandle the replica can await."""
+    serve.run(Up.bind(Down.bind()), name="up", route_prefix="/up")
+    assert http.get("/up").json() == {
+        "down_type": "DeploymentHandle",
+        "call": "down:up",
+        "chained": 8,
+    }
+
+
+def test_response_argument_is_resolved_from_sync_code(down: DeploymentHandle) -> None:
+    """A DeploymentResponse passed as an argument from sync code arrives as its value."""
+    assert down.echo.remote(down.double.remote(3)).result(timeout_s=RESULT_TIMEOUT_S) == 6
+
+
+def test_response_argument_is_resolved_in_async_code(down: DeploymentHandle) -> None:
+    """Inside a running loop, a DeploymentResponse argument arrives as its value."""
+
+    async def chain() -> Any:
+        return await down.echo.remote(down.double.remote(3))
+
+    assert asyncio.run(asyncio.wait_for(chain(), RESULT_TIMEOUT_S)) == 6
+
+
+def test_result_inside_a_running_loop_raises(down: DeploymentHandle) -> None:
+    """.result() inside an event loop raises the RuntimeError that says to await instead."""
+
+    async def misuse() -> Any:
+        response = down.remote(1)
+        with pytest.raises(RuntimeError) as info:
+            response.result(timeout_s=RESULT_TIMEOUT_S)
+        assert str(info.value) == (
+            "Sync methods should not be called from within an `asyncio` event loop. "
+            "Use `await response` instead."
+        )
+        return await response
+
+    assert asyncio.run(asyncio.wait_for(misuse(), RESULT_TIMEOUT_S)) == "down:1"
+
+
+def test_cancel_raises_request_cancelled_error(down: DeploymentHandle) -> None:
+    """cancel() cancels the running call: result() raises RequestCancelledError naming it."""
+    started, release, log = threading.Event(), threading.Event(), []
+    response = down.block.remote(started, release, log)
+    assert started.wait(RESULT_TIMEOUT_S)
+    response.cancel()
+    with pytest.raises(RequestCancelledError) as info:
+        response.result(timeout_s=RESULT_TIMEOUT_S)
+    assert str(info.value) == f"Request {response.request_id} was cancelled."
+    release.set()
+    assert down.remote(2).result(timeout_s=RESULT_TIMEOUT_S) == "down:2"
+    assert log == ["cancelled"]
+
+
+def test_cancel_after_completion_is_a_no_op(down: DeploymentHandle) -> None:
+    """cancel() on a finished response leaves its result alone."""
+    response = down.remote(3)
+    assert response.result(timeout_s=RESULT_TIMEOUT_S) == "down:3"
+    response.cancel()
+    assert response.result(timeout_s=RESULT_TIMEOUT_S) == "down:3"
+
+
+def test_call_after_shutdown_fails_cleanly(down: DeploymentHandle) -> None:
+    """A handle used after shutdown raises a ServeError and leaves no unawaited coroutine."""
+    serve.shutdown()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            down.remote(1).result(timeout_s=RESULT_TIMEOUT_S)
+        except Exception as err:  # inspected below, once its traceback is dropped
+            error: type[Exception] | None = type(err)
+        else:
+            error = None
+        unawaited = []
+        for _ in range(3):  # a warning holds its coroutine, which may hold another one
+            gc.collect()
+            unawaited += [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+            caught.clear()
+    assert error is not None and issubclass(error, ServeError), error
+    assert unawaited == []

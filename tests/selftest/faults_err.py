@@ -1,0 +1,83 @@
+"""Faults that break the recommended error clauses (ERR-1, ERR-2) of the reference."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from uvicorn.protocols.http import h11_impl, httptools_impl
+
+from faulty import fault
+from reference_impl import api, config, proxy, replica
+
+
+@fault("err-500-shows-traceback", "ERR-1")
+def _(mp: pytest.MonkeyPatch) -> None:
+    """A plain deployment's exception is answered with 500 and its traceback as the body."""
+    original = replica.Replica._serve_callable
+
+    async def serve_callable(self: replica.Replica, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await original(self, scope, receive, send)
+        except Exception:
+            body = traceback.format_exc().encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+    mp.setattr(replica.Replica, "_serve_callable", serve_callable)
+
+
+@fault("err-exception-breaks-replica", "ERR-1")
+def _(mp: pytest.MonkeyPatch) -> None:
+    """After its handler raised once, a replica answers every later request with 500."""
+    original = replica.Replica._serve_callable
+
+    async def serve_callable(self: replica.Replica, scope: Any, receive: Any, send: Any) -> None:
+        if getattr(self, "_fault_broken", False):
+            raise RuntimeError("replica broken by an earlier exception")
+        try:
+            await original(self, scope, receive, send)
+        except Exception:
+            self._fault_broken = True
+            raise
+
+    mp.setattr(replica.Replica, "_serve_callable", serve_callable)
+
+
+@fault("err-malformed-request-hangs", "ERR-2")
+def _(mp: pytest.MonkeyPatch) -> None:
+    """A request the HTTP parser rejects gets neither a response nor a close."""
+    for protocol in (httptools_impl.HttpToolsProtocol, h11_impl.H11Protocol):
+        mp.setattr(protocol, "send_400_response", lambda self, msg: None)
+
+
+@fault("err-big-header-crashes", "ERR-2")
+def _(mp: pytest.MonkeyPatch) -> None:
+    """The proxy crashes (500) on a header value over 64 KB."""
+    original = proxy.Proxy._http
+
+    async def http(self: proxy.Proxy, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if any(len(value) > 65536 for _, value in scope["headers"]):
+            raise ValueError("header too large for the proxy's buffer")
+        await original(self, scope, receive, send)
+
+    mp.setattr(proxy.Proxy, "_http", http)
+
+
+@fault("err-bad-config-accepted", "ERR-2")
+def _(mp: pytest.MonkeyPatch) -> None:
+    """An invalid `keep_alive_timeout_s` in http_options is silently dropped (default used)."""
+    original = config.parse_http_options
+
+    def parse(options: Any) -> config.HTTPOptions:
+        try:
+            return original(options)
+        except config.ConfigError:
+            if not isinstance(options, Mapping):
+                raise
+            return original({k: v for k, v in options.items() if k != "keep_alive_timeout_s"})
+
+    mp.setattr(api, "parse_http_options", parse)

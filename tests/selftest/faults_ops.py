@@ -1,0 +1,34 @@
+"""Faults that break the recommended operations clause (OPS-1) of the reference."""
+
+from __future__ import annotations
+
+import pytest
+
+from faulty import fault
+from reference_impl import instance
+
+
+@fault("ops-delete-leaks-replicas", "OPS-1")
+def _(mp: pytest.MonkeyPatch) -> None:
+    """Deleting an app retires its routers but never stops its replicas' threads."""
+
+    def stop(self: instance.DeployedApp) -> None:
+        for dep in self.deployments.values():
+            dep.router.retire()
+
+    mp.setattr(instance.DeployedApp, "stop", stop)
+
+
+@fault("ops-delete-keeps-route", "OPS-1")
+def _(mp: pytest.MonkeyPatch) -> None:
+    """Deleting an app stops its replicas but leaves its route prefix in the route table."""
+
+    def delete(self: instance.ServeInstance, name: str) -> bool:
+        with self._lock:
+            app = self.apps.pop(name, None)
+        if app is None:
+            return False
+        app.stop()
+        return True
+
+    mp.setattr(instance.ServeInstance, "delete", delete)
