@@ -8,11 +8,9 @@ app, other apps and requests already in flight.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -236,22 +234,19 @@ def test_err_2_oversized_header_gets_answer(serve: Any, serve_app: Any) -> None:
 
 @pytest.mark.clause("ERR-2")
 def test_err_2_bad_config_value_names_the_field(
-    serve: Any, serve_config: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    serve_config: Any, serve_module: Any
 ) -> None:
     """Deploying a Serve config whose `http_options.keep_alive_timeout_s` is `"abc"` fails,
     and the error names the field `keep_alive_timeout_s` (Ray: a validation error)."""
-    module = f"err_app_{uuid.uuid4().hex[:10]}"
-    (tmp_path / f"{module}.py").write_text(
-        f"import {serve.__name__} as serve\n\n\n"
-        "@serve.deployment\n"
-        "def ok():\n"
-        "    return 'ok'\n\n\n"
-        "app = ok.bind()\n",
-        encoding="utf-8",
+    module = serve_module(
+        """
+        @serve.deployment
+        def ok():
+            return "ok"
+
+        app = ok.bind()
+        """
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    paths = [str(tmp_path), os.environ.get("PYTHONPATH", "")]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
     config = {
         "http_options": {"keep_alive_timeout_s": "abc"},
         "applications": [{"name": "err2c", "route_prefix": "/err2c", "import_path": f"{module}:app"}],

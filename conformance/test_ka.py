@@ -9,9 +9,6 @@ from the wrong source falls outside the accepted window.
 
 from __future__ import annotations
 
-import os
-import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,21 +33,13 @@ def _deploy_ok(serve: Any, serve_app: Any, route_prefix: str, name: str) -> Any:
     return serve_app(ok.bind(), route_prefix=route_prefix, name=name)
 
 
-def _app_module(serve: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Write an importable module with a trivial app; return its `import_path`."""
-    module = f"ka_app_{uuid.uuid4().hex[:10]}"
-    (tmp_path / f"{module}.py").write_text(
-        f"import {serve.__name__} as serve\n\n\n"
-        "@serve.deployment\n"
-        "def ok():\n"
-        "    return 'ok'\n\n\n"
-        "app = ok.bind()\n",
-        encoding="utf-8",
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    paths = [str(tmp_path), os.environ.get("PYTHONPATH", "")]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
-    return f"{module}:app"
+TRIVIAL_APP = """
+@serve.deployment
+def ok():
+    return "ok"
+
+app = ok.bind()
+"""
 
 
 def _config(import_path: str, route_prefix: str, **http_options: Any) -> dict[str, Any]:
@@ -87,11 +76,11 @@ def test_ka_1_default_idle_timeout_is_5s(serve: Any, serve_app: Any) -> None:
 
 @pytest.mark.clause("KA-2")
 def test_ka_2_config_file_sets_timeout(
-    serve: Any, serve_config: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    serve_config: Any, serve_module: Any
 ) -> None:
     """Start from a Serve config file with `http_options.keep_alive_timeout_s: 2` and measure
     the idle close on its app: about 2 s, not the 5 s default."""
-    import_path = _app_module(serve, tmp_path, monkeypatch)
+    import_path = serve_module(TRIVIAL_APP) + ":app"
     [app] = serve_config(_config(import_path, "/ka2", keep_alive_timeout_s=2))
     _assert_idle_close(app.base_url, "/ka2", 2, "http_options.keep_alive_timeout_s in the config file")
 
@@ -118,11 +107,11 @@ def test_ka_4_env_var_beats_http_options(serve: Any, serve_app: Any) -> None:
 @pytest.mark.clause("KA-4")
 @pytest.mark.serve_env(**{ENV_VAR: "3"})
 def test_ka_4_env_var_beats_config_file(
-    serve: Any, serve_config: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    serve_config: Any, serve_module: Any
 ) -> None:
     """Start from a config file with `keep_alive_timeout_s: 1` while
     `RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S=3` is set; the idle close is about 3 s, not 1 s."""
-    import_path = _app_module(serve, tmp_path, monkeypatch)
+    import_path = serve_module(TRIVIAL_APP) + ":app"
     [app] = serve_config(_config(import_path, "/ka4c", keep_alive_timeout_s=1))
     _assert_idle_close(app.base_url, "/ka4c", 3, f"${ENV_VAR}=3, which beats the config file's 1")
 

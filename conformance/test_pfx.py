@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import textwrap
 
 import pytest
 
@@ -29,28 +27,19 @@ def test_pfx_1_route_prefix_moves_the_app(serve, serve_app):
 
 
 @pytest.mark.clause("PFX-2")
-def test_pfx_2_route_prefix_from_config_file(serve, serve_config, tmp_path, monkeypatch):
+def test_pfx_2_route_prefix_from_config_file(serve_config, serve_module):
     """A Serve config file's `applications[].route_prefix: /cfg` places the app written in
     a module beside it (`import_path`): `/cfg` and `/cfg/sub` reach it, `/` answers 404."""
-    module = "pfx2_config_app"
-    (tmp_path / f"{module}.py").write_text(
-        f"import {serve.__name__} as serve\n"
-        + textwrap.dedent(
-            """
-            @serve.deployment
-            class FromConfig:
-                def __call__(self, request):
-                    return {"app": "from-config", "path": request.url.path}
+    module = serve_module(
+        """
+        @serve.deployment
+        class FromConfig:
+            def __call__(self, request):
+                return {"app": "from-config", "path": request.url.path}
 
-            app = FromConfig.bind()
-            """
-        ),
-        encoding="utf-8",
+        app = FromConfig.bind()
+        """
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    # Worker processes (Ray's replicas) import the module too.
-    paths = [str(tmp_path), os.environ.get("PYTHONPATH", "")]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
     [app] = serve_config(
         {"applications": [{"name": "pfx2", "route_prefix": "/cfg", "import_path": f"{module}:app"}]}
     )

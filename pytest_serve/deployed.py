@@ -46,10 +46,14 @@ class DeployedApp:
 
     @property
     def ahttp(self) -> httpx.AsyncClient:
-        """An async client; create and use it inside one event loop (e.g. one async test)."""
+        """An async client for `async def` tests. It keeps no idle connections, because
+        the event loop that owns them is gone by the time the fixture tears down."""
         if self._ahttp is None:
             self._ahttp = httpx.AsyncClient(
-                base_url=self.base_url, follow_redirects=True, timeout=self.timeout
+                base_url=self.base_url,
+                follow_redirects=True,
+                timeout=self.timeout,
+                limits=httpx.Limits(max_keepalive_connections=0),
             )
         return self._ahttp
 
@@ -77,5 +81,5 @@ class DeployedApp:
         if self._http is not None:
             self._http.close()
             self._http = None
-        # The async client belongs to the loop that used it; dropping it is enough.
+        # The async client holds no connections (see `ahttp`); dropping it is enough.
         self._ahttp = None

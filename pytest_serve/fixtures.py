@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -30,6 +30,11 @@ __all__ = [
 MANAGER_KEY = pytest.StashKey[InstanceManager]()
 
 
+def _fail(message: str) -> NoReturn:
+    """Fail the test with one line: no traceback, no chain of the exception that caused it."""
+    raise pytest.fail.Exception(f"pytest-serve: {message}", pytrace=False) from None
+
+
 def manager_of(config: pytest.Config) -> InstanceManager:
     return config.stash[MANAGER_KEY]
 
@@ -43,7 +48,8 @@ def serve_instance(request: pytest.FixtureRequest) -> Adapter:
     try:
         return manager.ensure(instance_config(request.node))
     except AdapterError as err:
-        pytest.fail(f"pytest-serve: {err}", pytrace=False)
+        message = str(err)
+    _fail(message)
 
 
 @pytest.fixture
@@ -54,7 +60,8 @@ def serve(request: pytest.FixtureRequest) -> ModuleType:
     try:
         return manager_of(request.config).adapter.serve
     except AdapterError as err:
-        pytest.fail(f"pytest-serve: {err}", pytrace=False)
+        message = str(err)
+    _fail(message)
 
 
 @pytest.fixture
@@ -104,11 +111,14 @@ def serve_app(
         try:
             handle = serve_instance.deploy(app, name=name, route_prefix=route_prefix)
         except Exception as err:
-            pytest.fail(
-                f"pytest-serve: deploying {app!r} as {name!r} at {route_prefix!r} on "
-                f"{serve_instance.name} failed: {type(err).__name__}: {err}",
-                pytrace=False,
+            failure = (
+                f"deploying {app!r} as {name!r} at {route_prefix!r} on "
+                f"{serve_instance.name} failed: {type(err).__name__}: {err}"
             )
+        else:
+            failure = None
+        if failure is not None:
+            _fail(failure)
         result = DeployedApp(name, route_prefix, serve_instance.base_url, handle, serve_http_timeout)
         deployed.append(result)
         return result
@@ -138,7 +148,11 @@ def serve_config(
         try:
             names = manager.start_from_config(data, env)
         except Exception as err:
-            pytest.fail(f"pytest-serve: deploying the Serve config failed: {err}", pytrace=False)
+            failure = f"deploying the Serve config failed: {err}"
+        else:
+            failure = None
+        if failure is not None:
+            _fail(failure)
         adapter = manager.adapter
         prefixes = {a.get("name", "default"): a.get("route_prefix", "/") for a in data.get("applications") or []}
         apps = [DeployedApp(n, prefixes.get(n, "/"), adapter.base_url, None, serve_http_timeout) for n in names]
@@ -161,9 +175,11 @@ def _read_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:
-        pytest.fail(f"pytest-serve: cannot read Serve config {str(path)!r}: {err}", pytrace=False)
-    if not isinstance(data, dict):
-        pytest.fail(f"pytest-serve: Serve config {str(path)!r} is not a mapping", pytrace=False)
+        failure = f"cannot read Serve config {str(path)!r}: {err}"
+    else:
+        failure = None if isinstance(data, dict) else f"Serve config {str(path)!r} is not a mapping"
+    if failure is not None:
+        _fail(failure)
     return data
 
 

@@ -130,6 +130,7 @@ def pytest_collection_modifyitems(
     for item in items:
         names = getattr(item, "fixturenames", ())
         if "serve_config" in names:
+            instance_config(item)  # bad marker arguments are usage errors here too
             key = "~config-file"
         elif "serve_instance" in names:
             key = instance_config(item).key

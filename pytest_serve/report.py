@@ -77,13 +77,32 @@ class Report:
     started_at: str
     duration_s: float
     clauses: list[ClauseResult]
+    selection: list[str] = field(default_factory=list)  # --clause prefixes; empty: all
 
     @property
     def certified(self) -> bool:
-        """Every documented clause passes or is a declared deviation."""
+        """Every documented clause passes or is a declared deviation (needs a full run)."""
         return all(
             c.verdict in ("pass", "deviation") for c in self.clauses if c.level == "documented"
         )
+
+    @property
+    def passed(self) -> bool:
+        """Certified; for a run limited with --clause: every clause that ran passed or deviated."""
+        if not self.selection:
+            return self.certified
+        return all(
+            c.verdict in ("pass", "deviation", "untested")
+            for c in self.clauses
+            if c.level == "documented"
+        )
+
+    @property
+    def status(self) -> str:
+        if self.selection:
+            verdict = "PASSED" if self.passed else "FAILED"
+            return f"{verdict} (partial run: {', '.join(self.selection)}; not a certification)"
+        return "CERTIFIED" if self.certified else "NOT CERTIFIED"
 
     def counts(self, level: str | None = None) -> dict[str, int]:
         counts = dict.fromkeys(VERDICTS, 0)
@@ -95,6 +114,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["certified"] = self.certified
+        data["passed"] = self.passed
         data["summary"] = {"documented": self.counts("documented"), "recommended": self.counts("recommended")}
         return data
 
@@ -108,7 +128,7 @@ class Report:
 
     def to_markdown(self) -> str:
         impl = self.implementation
-        status = "CERTIFIED" if self.certified else "NOT CERTIFIED"
+        status = self.status
         lines = [
             f"# Conformance report: {impl.get('name')} {impl.get('version', '')}".rstrip(),
             "",

@@ -30,6 +30,8 @@ class ResultCollector:
         self.by_clause: dict[str, list[str]] = {}
         self.started = time.time()
         self.report: Report | None = None
+        # Read now so a bad file stops the run before any test, not after all of them.
+        self.declared = self._deviations_file()
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -58,24 +60,30 @@ class ResultCollector:
         if directory:
             self.report.write(directory)
 
-    def _deviations(self) -> dict[str, str]:
+    def _deviations_file(self) -> dict[str, str]:
+        path = self.config.option.serve_deviations
+        if not path:
+            return {}
+        import yaml
+
         from conformance.clauses import CLAUSES
 
-        declared = dict(getattr(self.manager.adapter, "deviations", {}) or {})
-        path = self.config.option.serve_deviations
-        if path:
-            import yaml
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise pytest.UsageError(f"pytest-serve: cannot read --serve-deviations {path}: {err}") from None
+        if not isinstance(data, dict):
+            raise pytest.UsageError(
+                f"pytest-serve: --serve-deviations {path} must map clause IDs to reasons"
+            )
+        try:
+            return deviations_from(data, CLAUSES)
+        except ValueError as err:
+            raise pytest.UsageError(f"pytest-serve: --serve-deviations {path}: {err}") from None
 
-            try:
-                data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as err:
-                raise pytest.UsageError(f"pytest-serve: cannot read --serve-deviations {path}: {err}")
-            if not isinstance(data, dict):
-                raise pytest.UsageError(f"pytest-serve: --serve-deviations {path} must map clause IDs to reasons")
-            try:
-                declared.update(deviations_from(data, CLAUSES))
-            except ValueError as err:
-                raise pytest.UsageError(f"pytest-serve: --serve-deviations {path}: {err}") from None
+    def _deviations(self) -> dict[str, str]:
+        declared = dict(getattr(self.manager.adapter, "deviations", {}) or {})
+        declared.update(self.declared)
         return declared
 
     def _build(self) -> Report:
@@ -110,6 +118,7 @@ class ResultCollector:
             started_at=dt.datetime.fromtimestamp(self.started, dt.timezone.utc).isoformat(timespec="seconds"),
             duration_s=time.time() - self.started,
             clauses=results,
+            selection=list(self.config.option.serve_clauses),
         )
 
     @pytest.hookimpl
@@ -129,14 +138,14 @@ class ResultCollector:
             tr.write(f"{c.id:<{width}}  ")
             tr.write(f"{c.verdict:<9}", **color)
             tr.write_line(f"  {_short(c.detail)}")
-        status = "CERTIFIED" if report.certified else "NOT CERTIFIED"
+        status = report.status
         tr.write_line(
             f"{report.implementation['name']} {report.implementation['version']}: {status} "
             f"(documented: {_counts(report.counts('documented'))}; "
             f"recommended: {_counts(report.counts('recommended'))})",
             bold=True,
-            green=report.certified,
-            red=not report.certified,
+            green=report.passed,
+            red=not report.passed,
         )
         if self.config.option.serve_report:
             tr.write_line(f"report written to {self.config.option.serve_report}/report.md and report.json")

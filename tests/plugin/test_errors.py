@@ -87,12 +87,6 @@ def test_start_failure_is_one_line_and_not_retried(pytester: pytest.Pytester, ru
     assert (pytester.path / "starts.log").read_text().splitlines() == ["start"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: fixtures.serve_instance calls pytest.fail(pytrace=False) inside `except "
-    "AdapterError`, so pytest also prints the chained causes ('The above exception was the direct "
-    "cause...', 'During handling of the above exception...')",
-)
 def test_start_failure_shows_no_exception_chain(pytester: pytest.Pytester, run_inprocess: Run) -> None:
     """The start failure is reported without the chain of exceptions behind it."""
     pytester.makepyfile(broken_adapter=BROKEN_ADAPTER)
@@ -112,11 +106,6 @@ def test_app_constructor_failure_is_one_line(pytester: pytest.Pytester, run_subp
     assert "Traceback" not in output_of(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: fixtures.serve_app calls pytest.fail(pytrace=False) inside `except "
-    "Exception`, so pytest also prints the chained causes above the one-line message",
-)
 def test_app_constructor_failure_shows_no_exception_chain(pytester: pytest.Pytester, run_subprocess: Run) -> None:
     """The deploy failure is reported without the chain of exceptions behind it."""
     pytester.makepyfile(EXPLODING_APP)

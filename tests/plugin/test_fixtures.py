@@ -134,11 +134,6 @@ def test_serve_app_ahttp_in_async_test(
     run_subprocess(*args).assert_outcomes(passed=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: DeployedApp.close() drops the httpx.AsyncClient without aclose(); "
-    "its pooled connection is garbage-collected later: ResourceWarning 'unclosed transport'",
-)
 def test_serve_app_ahttp_closed_at_teardown(pytester: pytest.Pytester, run_subprocess: Run) -> None:
     """After an async test, no unclosed socket or transport of `app.ahttp` is left to the GC."""
     pytester.makepyfile(

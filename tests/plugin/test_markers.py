@@ -87,11 +87,6 @@ def test_positional_marker_args_are_usage_errors(
     result.stderr.fnmatch_lines([f"ERROR: *test_marked: {message}*"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: pytest_collection_modifyitems skips instance_config() for serve_config tests, "
-    "so a bad marker there surfaces only in the fixture, as a test failure with a traceback",
-)
 def test_positional_marker_args_on_serve_config_test_are_usage_errors(
     pytester: pytest.Pytester, run_inprocess: Run
 ) -> None:

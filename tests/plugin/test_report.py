@@ -177,12 +177,6 @@ def test_deviations_naming_unknown_clause_is_usage_error(pytester: pytest.Pytest
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug: ResultCollector reads --serve-deviations only in pytest_sessionfinish, after "
-    "every test ran (and never when no clause-marked test ran); the usage error also swallows the "
-    "terminal summary",
-)
 def test_deviations_checked_before_tests_run(pytester: pytest.Pytester, run_inprocess: Run) -> None:
     """A bad deviations file stops the run before any test runs."""
     pytester.makepyfile(
