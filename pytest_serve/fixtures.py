@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -77,12 +78,9 @@ def serve_module(
     monkeypatch.syspath_prepend(str(directory))
     paths = [str(directory), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
-    count = 0
-
     def write(source: str, name: str | None = None) -> str:
-        nonlocal count
-        count += 1
-        name = name or f"serve_app_{count}"
+        # Unique names: an earlier test's module of the same name may still be imported.
+        name = name or f"serve_app_{uuid.uuid4().hex[:12]}"
         header = f"import {serve.__name__} as serve  # added by pytest-serve\n"
         (directory / f"{name}.py").write_text(header + textwrap.dedent(source), encoding="utf-8")
         return name

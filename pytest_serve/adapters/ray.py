@@ -120,17 +120,27 @@ class RayAdapter(Adapter):
         from ray.serve.schema import ServeDeploySchema
 
         self.stop()
-        schema = ServeDeploySchema.model_validate(dict(config))
-        http_options = schema.http_options.model_dump()
-        self._init_ray(env)
-        with patched_environ(env):
-            client = private_api.serve_start(
-                http_options=http_options, proxy_location=schema.proxy_location
-            )
-        self._url = f"http://{http_options['host']}:{http_options['port']}"
-        client.deploy_apps(schema, _blocking=False)
-        names = [app.name for app in schema.applications]
-        self._wait_until_running(names)
+        config = dict(config)
+        http_options = dict(config.get("http_options") or {})
+        reservation = None
+        if not http_options.get("port"):
+            reservation = _reserve_port(http_options.get("host", "127.0.0.1"))
+            http_options["port"] = reservation.getsockname()[1]
+        try:
+            schema = ServeDeploySchema.model_validate({**config, "http_options": http_options})
+            options = schema.http_options.model_dump()
+            self._init_ray(env)
+            with patched_environ(env):
+                client = private_api.serve_start(
+                    http_options=options, proxy_location=schema.proxy_location
+                )
+            self._url = f"http://{options['host']}:{options['port']}"
+            client.deploy_apps(schema, _blocking=False)
+            names = [app.name for app in schema.applications]
+            self._wait_until_running(names)
+        finally:
+            if reservation is not None:
+                reservation.close()
         return names
 
     def _wait_until_running(self, names: list[str]) -> None:

@@ -81,3 +81,16 @@ def _(mp: pytest.MonkeyPatch) -> None:
             return original({k: v for k, v in options.items() if k != "keep_alive_timeout_s"})
 
     mp.setattr(api, "parse_http_options", parse)
+    load = config.load_config
+
+    def load_config(source: Any) -> config.ServeConfig:
+        if isinstance(source, Mapping) and isinstance(source.get("http_options"), Mapping):
+            options = dict(source["http_options"])
+            try:
+                original(options)
+            except config.ConfigError:
+                options.pop("keep_alive_timeout_s", None)
+            source = {**source, "http_options": options}
+        return load(source)
+
+    mp.setattr(config, "load_config", load_config)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -63,16 +62,7 @@ class FaultyReference(ReferenceAdapter):
         if name not in faults:
             raise ValueError(f"${ENV}={name!r}; known faults: {sorted(faults)}")
         self.fault = faults[name]
-        self._patch: pytest.MonkeyPatch | None = None
-
-    def start(self, http_options: Mapping[str, Any], env: Mapping[str, str]) -> None:
-        if self._patch is None:
-            self._patch = pytest.MonkeyPatch()
-            self.fault.apply(self._patch)
-        super().start(http_options, env)
-
-    def stop(self) -> None:
-        super().stop()
-        if self._patch is not None:
-            self._patch.undo()
-            self._patch = None
+        # The fault stays for the life of the process (one pytest run per fault), so it
+        # also covers paths that never call start(), such as deploy_config.
+        self._patch = pytest.MonkeyPatch()
+        self.fault.apply(self._patch)
