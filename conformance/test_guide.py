@@ -125,6 +125,7 @@ class _Example:
         self.apps = []
         self._serve_app = serve_app
         self._calls = queue.Queue()  # (target, kwargs, reply queue) from the script's thread
+        self._thread = None
         self.module = types.ModuleType(f"guide_{name}_{uuid.uuid4().hex[:12]}")
         self.module.serve = _Serve(serve, self._deploy_for_script)
         self.module.print = _recording_print(probe)
@@ -161,7 +162,8 @@ class _Example:
             finally:
                 self._calls.put(None)
 
-        threading.Thread(target=script, name=f"guide-{self.name}", daemon=True).start()
+        self._thread = threading.Thread(target=script, name=f"guide-{self.name}", daemon=True)
+        self._thread.start()
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -198,7 +200,12 @@ class _Example:
         raise AssertionError(message) from err
 
     def end(self):
-        """Close the HTTP responses the script left open, as its process's exit would."""
+        """Close the HTTP responses the script left open, as its process's exit would.
+
+        Not while the script still runs (it failed its deadline): closing a response its
+        thread is reading from would block here. Deleting the app ends that read."""
+        if self._thread is not None and self._thread.is_alive():
+            return
         for value in list(self.module.__dict__.values()):
             if isinstance(value, requests.Response):
                 value.close()

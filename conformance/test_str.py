@@ -190,7 +190,7 @@ def test_str_4_status_and_media_type_reach_client(serve, serve_app, status, medi
 
     app = serve_app(Rows.bind())
     result = stream_chunks(f"{app.url}/?{urlencode({'status': status, 'media': media_type})}")
-    assert result.status_code == status, result.body
+    assert result.status_code == status, f"status {result.status_code}, expected {status}"
     content_type = result.headers.get("content-type", "")
     assert content_type.split(";")[0].strip().lower() == media_type, content_type
     assert result.complete and result.body == b"row0\nrow1\nrow2\n"

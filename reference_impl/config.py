@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -31,6 +31,9 @@ __all__ = [
 # The guide's figure; Ray 2.60 itself defaults to 90 s (see docs/reference-impl.md).
 DEFAULT_KEEP_ALIVE_TIMEOUT_S = 5
 KEEP_ALIVE_ENV_VAR = "RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S"
+# Ray's values for `http_options.location` and `proxy_location`; one process has one
+# proxy whatever they say, so they are checked and otherwise ignored.
+Location = Literal["HeadOnly", "EveryNode", "NoServer", "Disabled"]
 
 
 class ConfigError(ValueError):
@@ -57,13 +60,22 @@ class HTTPOptions(BaseModel):
         None, gt=0, description="Larger request bodies are rejected with 413 (None: no limit)."
     )
     # Accepted for compatibility with Ray configs; a single process has one proxy.
-    location: str | None = None
+    location: Location | None = None
 
     @field_validator("host")
     @classmethod
     def _host_not_empty(cls, value: str) -> str:
         if not value:
             raise ValueError("must be a host name or IP address, e.g. '127.0.0.1'")
+        return value
+
+    @field_validator("root_path")
+    @classmethod
+    def _root_path_form(cls, value: str) -> str:
+        # NOTE: requests are matched against root_path + "/" + route; "api" or "/api/"
+        # would make every route unreachable, so they are refused here instead.
+        if value and (not value.startswith("/") or value.endswith("/")):
+            raise ValueError("must be '' or a path starting with '/' and not ending with '/', e.g. '/api'")
         return value
 
 
@@ -97,7 +109,7 @@ class ServeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    proxy_location: str | None = None
+    proxy_location: Location | None = None
     http_options: HTTPOptions = Field(default_factory=HTTPOptions)
     applications: list[ApplicationConfig] = Field(default_factory=list)
     logging_config: dict[str, Any] | None = None

@@ -29,6 +29,37 @@ def _numpy_encoders() -> dict[type, Any]:
 
 SERVE_ENCODERS: dict[type, Any] = _numpy_encoders()
 
+# `json.dumps(..., separators=...)` builds an encoder per call; this one is immutable.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_SCALARS = (str, int, float, bool, type(None))
+_PLAIN_LIMIT = 1000  # values checked before giving up on the fast path
+
+
+def _is_plain_json(value: Any) -> bool:
+    """Whether `jsonable_encoder` would return `value` unchanged: dicts with `str` keys
+    (none starting with "_sa", which it drops), lists, and scalars of exactly the JSON
+    types (subclasses such as enums or numpy scalars have encoders of their own)."""
+    stack = [value]
+    budget = _PLAIN_LIMIT
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        item = stack.pop()
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if kind is dict:
+            for key in item:
+                if type(key) is not str or key.startswith("_sa"):
+                    return False
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        else:
+            return False
+    return True
+
 
 class _RawResponse(Response):
     """A response whose content-type is sent exactly as given (no charset added)."""
@@ -54,11 +85,13 @@ def to_response(value: Any) -> Response:
     if isinstance(value, str):
         return _RawResponse(value.encode("utf-8"), b"text/plain; charset=utf-8")
     if inspect.isgenerator(value) or inspect.isasyncgen(value) or inspect.iscoroutine(value):
+        if inspect.iscoroutine(value):
+            value.close()  # else Python warns "coroutine ... was never awaited" later
         raise TypeError(
             f"A handler returned a {type(value).__name__} object; wrap generators in a "
             "StreamingResponse and await coroutines before returning."
         )
-    body = json.dumps(
-        jsonable_encoder(value, custom_encoder=SERVE_ENCODERS), separators=(",", ":")
-    ).encode("utf-8")
+    if not _is_plain_json(value):
+        value = jsonable_encoder(value, custom_encoder=SERVE_ENCODERS)
+    body = _COMPACT.encode(value).encode("utf-8")
     return _RawResponse(body, b"application/json")

@@ -188,7 +188,10 @@ class DeploymentResponse:
             try:
                 return await task
             except asyncio.CancelledError:
-                if task.cancelled() and self._cancelled:
+                # NOTE: when the awaiting task is itself being cancelled (its client left),
+                # the CancelledError is its own and must reach the handler (CAN-2), even
+                # though cancelling the request also cancelled this child call.
+                if task.cancelled() and self._cancelled and not _being_cancelled():
                     raise RequestCancelledError(self.request_id) from None
                 raise
         return await wait_threadsafe(self._done)
@@ -197,3 +200,10 @@ class DeploymentResponse:
 async def _resolve(value: Any) -> Any:
     """Ray passes results, not responses: await `DeploymentResponse` arguments first."""
     return await value if isinstance(value, DeploymentResponse) else value
+
+
+def _being_cancelled() -> bool:
+    """Whether the running task has a cancellation pending (Python 3.11+; else False)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is not None and cancelling() > 0

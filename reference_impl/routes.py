@@ -24,7 +24,7 @@ class RouteTable(Generic[T]):
 
     def __init__(self) -> None:
         self._targets: dict[str, T] = {}
-        self._ordered: tuple[tuple[str, T], ...] = ()
+        self._ordered: tuple[Match[T], ...] = ()
 
     def set(self, prefix: str, target: T) -> None:
         self._targets[prefix] = target
@@ -38,14 +38,17 @@ class RouteTable(Generic[T]):
         return self._targets.get(prefix)
 
     def _reorder(self) -> None:
-        self._ordered = tuple(sorted(self._targets.items(), key=lambda kv: -len(kv[0])))
+        # Matches are immutable: build them once here, not per request.
+        ordered = sorted(self._targets.items(), key=lambda kv: -len(kv[0]))
+        self._ordered = tuple(Match(prefix, target) for prefix, target in ordered)
 
     def match(self, path: str) -> Match[T] | None:
         # NOTE: `/a/bc` belongs to `/a`, not `/a/b`, and matching is case-sensitive,
         # as measured on Ray 2.60 (spec/ray-2.60-observed.md §3).
-        for prefix, target in self._ordered:
+        for match in self._ordered:
+            prefix = match.prefix
             if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
-                return Match(prefix, target)
+                return match
         return None
 
     def items(self) -> list[tuple[str, T]]:

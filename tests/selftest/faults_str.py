@@ -6,6 +6,7 @@ the STR conformance tests notice it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -70,17 +71,21 @@ def _(mp: pytest.MonkeyPatch) -> None:
 @fault("stream-not-cancelled", "STR-3")
 def _(mp: pytest.MonkeyPatch) -> None:
     """Once a response has started, the proxy stops relaying when the client leaves but
-    lets the replica's generator run on."""
-    original = proxy._Flow.client_left
+    tells the replica nothing, so the generator streams on into the void."""
+    original = proxy.Proxy._pump
 
-    def client_left(self: Any) -> None:
-        if self.started:
-            self.ex.client_gone = True
-            self.ex.outbox.put(proxy._CLIENT_GONE)
-            return
-        original(self)
+    async def pump(self: Any, receive: Any, flow: Any) -> None:
+        async def receive_until_streaming_client_leaves() -> dict[str, Any]:
+            message = await receive()
+            if message["type"] in proxy._DISCONNECTS and flow.started and not flow.settled:
+                flow.ex.client_gone = True
+                flow.ex.outbox.put(proxy._CLIENT_GONE)
+                await asyncio.Event().wait()  # swallow it: the replica never hears
+            return message
 
-    mp.setattr(proxy._Flow, "client_left", client_left)
+        await original(self, receive_until_streaming_client_leaves, flow)
+
+    mp.setattr(proxy.Proxy, "_pump", pump)
 
 
 @fault("stream-head-rewritten", "STR-4")
