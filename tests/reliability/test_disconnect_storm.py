@@ -103,21 +103,26 @@ class Tally:
     downstream_cancelled: int = 0
     long_cancelled: int = 0  # of the 3 s handlers whose clients left within 0.4 s
     long_total: int = 0
-    reaction_s: list[float] = field(default_factory=list)  # departure → handler stopped
+    reaction_s: list[float] = field(default_factory=list)  # departure → CancelledError etc.
+    closing_s: list[float] = field(default_factory=list)  # departure → generator closed
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        reaction = sorted(self.reaction_s) or [0.0]
         return (
             f"{self.completed + self.left} requests ({dict(sorted(self.kinds.items()))}): "
             f"{self.completed} completed and correct; {self.left} clients left: "
             f"{self.dropped} dropped before a replica ({self.dropped_after_sending} after sending "
             f"the whole request), {self.cancelled} cancelled on the replica "
             f"({self.downstream_cancelled} downstream calls too; {self.long_cancelled} of "
-            f"{self.long_total} 3 s handlers), {self.finished} already finished; the handler "
-            f"stopped {reaction[len(reaction) // 2] * 1000:.0f} ms (median), "
-            f"{reaction[-1] * 1000:.0f} ms (max) after its client left"
+            f"{self.long_total} 3 s handlers), {self.finished} already finished; after the "
+            f"client left, CancelledError/WebSocketDisconnect reached the handler in "
+            f"{_median_max(self.reaction_s)}, a sync generator was closed in {_median_max(self.closing_s)}"
         )
+
+
+def _median_max(seconds: list[float]) -> str:
+    ordered = sorted(seconds) or [0.0]
+    return f"{ordered[len(ordered) // 2] * 1000:.0f} ms (median) / {ordered[-1] * 1000:.0f} ms (max)"
 
 
 def _events_by_request(probe: Probe) -> dict[tuple[str, str], list[ProbeEvent]]:
@@ -183,8 +188,11 @@ def tally_storm(outcomes: list[dict[str, Any]], probe: Probe) -> Tally:
                 tally.cancelled += 1
                 tally.long_cancelled += outcome["long"]
                 stopped = records[(tag, "")][-1]
-                if stopped.name != "start":
-                    tally.reaction_s.append(max(0.0, stopped.t - outcome["left_at"]))
+                after = max(0.0, stopped.t - outcome["left_at"])
+                if stopped.name == "closed":
+                    tally.closing_s.append(after)
+                elif stopped.name != "start":
+                    tally.reaction_s.append(after)
             elif ingress == "end":
                 tally.finished += 1
     return tally

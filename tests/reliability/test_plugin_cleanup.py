@@ -75,9 +75,18 @@ def _impls() -> list[object]:
     return ["reference", ray_param]
 
 
+# NOTE: a process started in the background by a non-interactive shell (as CI runners
+# and `nohup … &` do) inherits SIGINT ignored, and Python then installs no
+# KeyboardInterrupt handler; the session under test gets Python's usual one back.
+_WITH_CTRL_C = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "import pytest; sys.exit(pytest.main(sys.argv[1:]))"
+)
+
+
 def _pytest(directory: Path, impl: str, *args: str) -> list[str]:
     return [
-        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+        sys.executable, "-c", _WITH_CTRL_C, "-p", "no:cacheprovider", "-p", "no:randomly",
         f"--serve-impl={impl}", "-o", "asyncio_default_fixture_loop_scope=function",
         "--rootdir", str(directory), *args,
     ]
@@ -117,6 +126,10 @@ def test_ctrl_c_during_a_request_leaves_nothing(tmp_path: Path, impl: str) -> No
         facts = json.loads(marker.read_text(encoding="utf-8"))
         session.send_signal(signal.SIGINT)
         output, _ = session.communicate(timeout=EXIT_S)
+    except subprocess.TimeoutExpired:
+        session.kill()
+        output, _ = session.communicate()
+        pytest.fail(f"the session did not end within {EXIT_S} s of Ctrl-C:\n{output[-5000:]}")
     finally:
         if session.poll() is None:
             session.kill()
