@@ -5,6 +5,7 @@ errors."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -51,12 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in args.impl)
     report_dir = Path(args.report or Path("serve-report") / slug)
-    import conformance
-
-    suite_dir = Path(conformance.__file__).parent
+    spec = importlib.util.find_spec("conformance")  # found, not imported: pytest imports it
+    assert spec is not None and spec.submodule_search_locations, "the conformance suite is missing"
+    suite_dir = Path(list(spec.submodule_search_locations)[0])
+    # NOTE: the suite's own folder, not `--pyargs conformance`: run from a checkout of
+    # this project, that name would resolve to the checkout's folder while `import
+    # conformance` finds the installed copy, and pytest refuses such a mix.
     pytest_args = [
-        "--pyargs",
-        "conformance",
+        str(suite_dir),
         "-c",
         str(suite_dir / "pytest.ini"),
         "--rootdir",
@@ -66,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "-p",
         "no:cacheprovider",
         "-q",
+        # This command imports pytest_serve before pytest does; its plugin modules are
+        # still rewritten, the package itself needs no assertion rewriting.
+        "-W",
+        "ignore:Module already imported so cannot be rewritten; pytest_serve",
     ]
     if args.deviations:
         pytest_args.append(f"--serve-deviations={args.deviations}")
