@@ -245,12 +245,12 @@ def test_can_4_handler_without_await_runs_to_completion(serve, serve_app, serve_
 # -- CAN-5 ------------------------------------------------------------------------------
 
 
-@pytest.mark.clause("CAN-5")
-def test_can_5_cancellation_cascades_to_handle_calls(serve, serve_app, serve_probe) -> None:
-    """The ingress awaits `self.down.work.remote(...)`; the downstream awaits 30 s. When the
-    client leaves after 1 s, the downstream handler records "cancelled" (its own
-    `except asyncio.CancelledError`) within a few seconds and never finishes. A request
-    without a disconnect goes through the same chain with 200."""
+def _handle_chain(serve, probe, *, shield):
+    """Ingress → `self.down.work.remote(tag, wait)`, awaited plainly or in `asyncio.shield`.
+
+    The downstream records down_received / down_cancelled / down_finished; the ingress
+    records received / cancelled. Defined in a function so the classes travel by value.
+    """
 
     @serve.deployment
     class Down:
@@ -276,9 +276,24 @@ def test_can_5_cancellation_cascades_to_handle_calls(serve, serve_app, serve_pro
         async def __call__(self, request):
             tag = request.query_params["tag"]
             self.probe.record("received", tag=tag)
-            return await self.down.work.remote(tag, float(request.query_params["wait"]))
+            call = self.down.work.remote(tag, float(request.query_params["wait"]))
+            try:
+                return await (asyncio.shield(call) if shield else call)
+            except asyncio.CancelledError:
+                self.probe.record("cancelled", tag=tag)
+                raise
 
-    app = serve_app(Ingress.bind(Down.bind(serve_probe), serve_probe))
+    return Ingress.bind(Down.bind(probe), probe)
+
+
+@pytest.mark.clause("CAN-5")
+def test_can_5_cancellation_cascades_to_handle_calls(serve, serve_app, serve_probe) -> None:
+    """The ingress awaits `self.down.work.remote(...)`; the downstream awaits 30 s. When the
+    client leaves after 1 s, the downstream handler records "cancelled" (its own
+    `except asyncio.CancelledError`) within a few seconds and never finishes. A request
+    without a disconnect goes through the same chain with 200."""
+
+    app = serve_app(_handle_chain(serve, serve_probe, shield=False))
     warm = _get(_url(app, tag="warm", wait=0))
     assert warm.status_code == 200 and warm.text == "down warm"
 
@@ -345,38 +360,7 @@ def test_can_7_shield_does_not_protect_handle_call(serve, serve_app, serve_probe
     "down_finished", watched until well past the end of its 3 s."""
     work_s = 3.0
 
-    @serve.deployment
-    class Down:
-        def __init__(self, probe):
-            self.probe = probe
-
-        async def work(self, tag, wait):
-            self.probe.record("down_received", tag=tag)
-            try:
-                await asyncio.sleep(wait)
-            except asyncio.CancelledError:
-                self.probe.record("down_cancelled", tag=tag)
-                raise
-            self.probe.record("down_finished", tag=tag)
-            return f"down {tag}"
-
-    @serve.deployment
-    class Ingress:
-        def __init__(self, down, probe):
-            self.down = down
-            self.probe = probe
-
-        async def __call__(self, request):
-            tag = request.query_params["tag"]
-            self.probe.record("received", tag=tag)
-            wait = float(request.query_params["wait"])
-            try:
-                return await asyncio.shield(self.down.work.remote(tag, wait))
-            except asyncio.CancelledError:
-                self.probe.record("cancelled", tag=tag)
-                raise
-
-    app = serve_app(Ingress.bind(Down.bind(serve_probe), serve_probe))
+    app = serve_app(_handle_chain(serve, serve_probe, shield=True))
     warm = _get(_url(app, tag="warm", wait=0))
     assert warm.status_code == 200 and warm.text == "down warm"
 
