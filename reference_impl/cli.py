@@ -64,7 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     sys.path.insert(0, str(Path(args.app_dir).resolve()))
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Both end the run cleanly. NOTE: SIGINT is set explicitly because a process started in
+    # the background by a non-interactive shell inherits it as ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         config = _config_for(args)
         api.run_config(config)
@@ -87,8 +90,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         api.shutdown()
         print("Stopped.", flush=True)

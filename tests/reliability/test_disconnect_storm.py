@@ -26,7 +26,7 @@ import pytest
 from pytest_serve.probe import Probe, ProbeEvent
 from reference_impl import serve
 
-from .conftest import StartServe
+from direct_serve import StartServe
 from .resources import ANYIO_WORKER, Usage, eventually, loop_tasks, rss_bytes
 from .storm_apps import MAX_ANYIO_WORKERS, deploy_storm_apps
 

@@ -26,7 +26,7 @@ from reference_impl.api import current_instance
 from reference_impl.exceptions import DeploymentStartError
 from reference_impl.instance import ServeInstance
 
-from .conftest import StartServe
+from direct_serve import StartServe
 from .rawhttp import exchange, parse, request
 from .resources import Usage, eventually
 

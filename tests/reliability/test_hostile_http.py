@@ -24,7 +24,7 @@ from starlette.responses import StreamingResponse
 from reference_impl import serve
 from reference_impl.instance import ServeInstance
 
-from .conftest import StartServe
+from direct_serve import StartServe
 from .rawhttp import exchange, parse, request
 from .resources import Usage, eventually
 from .traffic import Bystanders

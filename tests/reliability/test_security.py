@@ -21,7 +21,7 @@ from reference_impl import serve
 from reference_impl.config import HTTPOptions, load_config
 from reference_impl.instance import ServeInstance
 
-from .conftest import StartServe
+from direct_serve import StartServe
 from .rawhttp import exchange, parse, request
 from .resources import eventually
 
