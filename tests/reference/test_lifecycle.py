@@ -7,10 +7,8 @@ import concurrent.futures
 import socket
 import threading
 import time
-from dataclasses import dataclass
 
 import httpx
-import psutil
 import pytest
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -18,6 +16,7 @@ from starlette.requests import Request
 from reference_impl import serve
 from reference_impl.api import current_instance
 from reference_impl.exceptions import AddressUnavailableError
+from resources import ANYIO_WORKER, Usage
 
 CYCLES = 30
 HTTP_TIMEOUT_S = 10.0
@@ -49,39 +48,21 @@ class Sleeper:
         return "plain"
 
 
-@dataclass(frozen=True)
-class Resources:
-    threads: frozenset[threading.Thread]
-    fds: int
-    connections: int
-
-    @classmethod
-    def now(cls) -> Resources:
-        process = psutil.Process()
-        return cls(
-            frozenset(threading.enumerate()), process.num_fds(), len(process.net_connections("all"))
-        )
-
-
-ANYIO_WORKER = "AnyIO worker thread"
 SETTLE_S = 2.0
 
 
-def _assert_back_to(baseline: Resources, when: str) -> None:
-    """Resources equal `baseline`; only anyio's idle worker may take a moment to exit.
-
-    NOTE: shutdown() signals anyio's worker thread (used by `def` routes) to stop but does
-    not join it, so in ~2 % of cycles it is still alive when shutdown() returns; it exits
-    within milliseconds (see test_shutdown_joins_sync_route_worker_threads, xfail).
+def _assert_back_to(baseline: Usage, when: str) -> None:
+    """Threads, fds and sockets equal `baseline`; only anyio's idle worker may take a
+    moment to exit (shutdown() joins it, but a thread needs a moment after its last line).
     Every other thread, fd and socket must be gone at once.
     """
-    extra = sorted(t.name for t in Resources.now().threads - baseline.threads)
+    extra = sorted(t.name for t in Usage.now().threads - baseline.threads)
     assert set(extra) <= {ANYIO_WORKER}, f"threads left {when}: {extra}"
     deadline = time.monotonic() + SETTLE_S
-    while Resources.now().threads != baseline.threads:
+    while Usage.now().threads != baseline.threads:
         assert time.monotonic() < deadline, f"{ANYIO_WORKER} still alive {SETTLE_S} s {when}"
         time.sleep(0.001)
-    assert Resources.now() == baseline, f"resources differ {when}"
+    assert Usage.now() == baseline, f"resources differ {when}: {Usage.now().diff(baseline)}"
 
 
 def _settle_anyio_workers() -> None:
@@ -110,7 +91,7 @@ def test_restart_cycles_leak_nothing_and_do_not_slow_down() -> None:
     """30 start→run→request→shutdown cycles: threads, fds, sockets as before; no slowdown."""
     _cycle()  # warm-up: first use creates process-wide state (import caches, uvloop policy)
     _settle_anyio_workers()
-    baseline = Resources.now()
+    baseline = Usage.now()
     durations = []
     for cycle in range(CYCLES):
         durations.append(_cycle())
@@ -126,7 +107,7 @@ def test_shutdown_with_idle_keep_alive_connection() -> None:
     """Shutdown closes an idle keep-alive connection promptly and leaks nothing."""
     _cycle()
     _settle_anyio_workers()
-    baseline = Resources.now()
+    baseline = Usage.now()
     serve.start(http_options={"port": 0, "keep_alive_timeout_s": 60})
     serve.run(Sleeper.bind(), name="plain", route_prefix="/plain")
     instance = current_instance()
@@ -144,7 +125,7 @@ def test_shutdown_with_a_request_in_flight() -> None:
     """Shutdown with a handler mid-request ends it; the client is answered, nothing leaks."""
     _cycle()
     _settle_anyio_workers()
-    baseline = Resources.now()
+    baseline = Usage.now()
     serve.start(http_options={"port": 0})
     started = threading.Event()
     serve.run(Sleeper.bind(started), name="plain", route_prefix="/plain")
@@ -170,11 +151,11 @@ def test_failed_starts_leak_nothing() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
-        baseline = Resources.now()
+        baseline = Usage.now()
         for _ in range(5):
             with pytest.raises(AddressUnavailableError, match="Address already in use"):
                 serve.start(http_options={"port": taken.getsockname()[1]})
-        assert Resources.now() == baseline
+        assert Usage.now() == baseline
 
 
 

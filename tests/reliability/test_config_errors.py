@@ -21,7 +21,7 @@ from reference_impl import api, serve
 from reference_impl.config import KEEP_ALIVE_ENV_VAR, ConfigError
 from reference_impl.exceptions import AddressUnavailableError
 
-from .resources import Usage
+from resources import Usage
 
 CLI_TIMEOUT_S = 60.0
 

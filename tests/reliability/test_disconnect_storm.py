@@ -27,7 +27,7 @@ from pytest_serve.probe import Probe, ProbeEvent
 from reference_impl import serve
 
 from direct_serve import StartServe
-from .resources import ANYIO_WORKER, Usage, eventually, loop_tasks, rss_bytes
+from resources import ANYIO_WORKER, Usage, eventually, loop_tasks, rss_bytes
 from .storm_apps import MAX_ANYIO_WORKERS, deploy_storm_apps
 
 STORM_ENV = "PYTEST_SERVE_STORM"

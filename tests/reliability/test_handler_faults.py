@@ -28,7 +28,7 @@ from reference_impl.instance import ServeInstance
 
 from direct_serve import StartServe
 from .rawhttp import exchange, parse, request
-from .resources import Usage, eventually
+from resources import Usage, eventually
 
 REPLY_S = 10.0
 SECRET = "fault-secret-7c1d"

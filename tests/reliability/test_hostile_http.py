@@ -26,7 +26,7 @@ from reference_impl.instance import ServeInstance
 
 from direct_serve import StartServe
 from .rawhttp import exchange, parse, request
-from .resources import Usage, eventually
+from resources import Usage, eventually
 from .traffic import Bystanders
 
 REPLY_S = 10.0

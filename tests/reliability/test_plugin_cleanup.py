@@ -25,7 +25,7 @@ import pytest
 
 from reference_impl import api
 
-from .resources import Usage, eventually, listening_ports
+from resources import Usage, eventually, listening_ports
 
 START_S = 120.0  # a Ray start takes 6-12 s; the reference, milliseconds
 EXIT_S = 30.0

@@ -21,7 +21,7 @@ from websockets.sync.client import connect as ws_connect
 from reference_impl import serve
 from reference_impl.api import current_instance
 
-from .resources import Usage, eventually, listening_ports
+from resources import Usage, eventually, listening_ports
 
 CYCLES = 200
 WINDOW = 20

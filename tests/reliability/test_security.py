@@ -23,7 +23,7 @@ from reference_impl.instance import ServeInstance
 
 from direct_serve import StartServe
 from .rawhttp import exchange, parse, request
-from .resources import eventually
+from resources import eventually
 
 REPLY_S = 10.0
 SECRET = "sec-4b1e-do-not-show"

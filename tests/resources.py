@@ -1,5 +1,6 @@
-"""What this process holds, measured with psutil: threads, file descriptors, sockets, RSS,
-and the asyncio tasks of a Serve instance's event loops. No pytest import here."""
+"""What this process holds, measured with psutil: threads, file descriptors, sockets,
+RSS, and the asyncio tasks of a Serve instance's event loops. Shared by tests/reference
+and tests/reliability; no pytest import here."""
 
 from __future__ import annotations
 
