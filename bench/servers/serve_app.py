@@ -24,12 +24,13 @@ _T_IMPORT = time.perf_counter()
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
-import http.client  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
+
+from readiness import wait_200  # noqa: E402
 
 
 def _args() -> argparse.Namespace:
@@ -105,23 +106,6 @@ class Streamer:
         return StreamingResponse(lines(), media_type="text/plain")
 
 
-def _wait_200(host: str, port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            conn = http.client.HTTPConnection(host, port, timeout=5)
-            conn.request("GET", "/")
-            status = conn.getresponse().status
-            conn.close()
-            if status == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"/ did not answer 200 within {timeout} s")
-        time.sleep(0.002)
-
-
 def _start() -> tuple[str, int, dict[str, float]]:
     host = "127.0.0.1"
     t0 = time.perf_counter()
@@ -138,7 +122,7 @@ def _start() -> tuple[str, int, dict[str, float]]:
         serve.start(http_options={"host": host, "port": ARGS.port})
         port = int(serve.status().url.rsplit(":", 1)[1])
     serve.run(Hello.bind(), name="hello", route_prefix="/")
-    _wait_200(host, port, timeout=120)
+    wait_200(host, port, timeout=120)
     t1 = time.perf_counter()
     times = {"import_s": IMPORT_S, "init_s": t_init - t0, "start_to_200_s": t1 - t0}
     return host, port, times

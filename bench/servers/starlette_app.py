@@ -18,12 +18,13 @@ _T_IMPORT = time.perf_counter()
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
-import http.client  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
+
+from readiness import wait_200  # noqa: E402
 
 import starlette  # noqa: E402
 import uvicorn  # noqa: E402
@@ -69,23 +70,6 @@ async def streamer(request):
 app = Starlette(routes=[Route("/", hello), Route("/cancel", sleeper), Route("/stream", streamer)])
 
 
-def _wait_200(host: str, port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            conn = http.client.HTTPConnection(host, port, timeout=5)
-            conn.request("GET", "/")
-            status = conn.getresponse().status
-            conn.close()
-            if status == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"/ did not answer 200 within {timeout} s")
-        time.sleep(0.002)
-
-
 def main() -> int:
     host = "127.0.0.1"
     t0 = time.perf_counter()
@@ -102,7 +86,7 @@ def main() -> int:
     deadline = time.monotonic() + ARGS.max_lifetime
 
     def announce() -> None:
-        _wait_200(host, port, timeout=60)
+        wait_200(host, port, timeout=60)
         info = {"url": f"http://{host}:{port}", "pid": os.getpid(), "impl": "starlette"}
         info |= {"version": f"uvicorn {uvicorn.__version__}, starlette {starlette.__version__}"}
         info |= {"python": sys.version.split()[0], "import_s": IMPORT_S, "init_s": 0.0}
