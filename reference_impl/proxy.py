@@ -58,20 +58,20 @@ class _Flow:
 
     def client_left(self) -> None:
         self.ex.client_gone = True
-        if self.waiting is not None:
-            self.waiting.cancel()
-        if self.call is not None:
-            self.call.cancel()
-        self.ex.outbox.put(_CLIENT_GONE)
+        self._abandon(_CLIENT_GONE)
 
     def body_too_large(self) -> None:
         """Drop the request (queued) or cancel it (running); the proxy answers 413."""
         self.too_large = True
+        self._abandon(_TOO_LARGE)
+
+    def _abandon(self, reason: dict[str, Any]) -> None:
+        """Drop a queued request or cancel a running one; wake the relay with `reason`."""
         if self.waiting is not None:
             self.waiting.cancel()
         if self.call is not None:
             self.call.cancel()
-        self.ex.outbox.put(_TOO_LARGE)
+        self.ex.outbox.put(reason)
 
 
 async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes) -> None:
