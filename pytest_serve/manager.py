@@ -78,6 +78,7 @@ class InstanceManager:
             except Exception:
                 pass
             raise AdapterError(self._failure) from err
+        self._running = config
         self._count(config)
         return adapter
 
@@ -90,13 +91,12 @@ class InstanceManager:
         self._running = None
         names = adapter.deploy_config(config, env)
         used = {k: v for k, v in http_options.items() if k not in ("host", "port")}
+        # Counted, but not `_running`: what runs now was made for one test, and the next
+        # test gets a fresh start.
         self._count(InstanceConfig.of({"config-file": True, **used}, env))
-        # Whatever runs now was made for one test; the next test gets a fresh start.
-        self._running = None
         return names
 
     def _count(self, config: InstanceConfig) -> None:
-        self._running = config
         self.starts += 1
         self.configs.add(config.key)
 
