@@ -11,10 +11,30 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-__all__ = ["Clause", "CLAUSES", "GROUPS", "DOCUMENTED", "RECOMMENDED", "CATALOGUE_HASH", "get"]
+__all__ = [
+    "Clause",
+    "CLAUSES",
+    "GROUPS",
+    "TIERS",
+    "GUIDE",
+    "API",
+    "DOCUMENTED",
+    "RECOMMENDED",
+    "CATALOGUE_HASH",
+    "get",
+]
 
 DOCUMENTED = "documented"
 RECOMMENDED = "recommended"
+
+# Tiers of the catalogue. "CERTIFIED" means the HTTP-guide tier; the second tier, the
+# Serve API that real apps use beyond the guide, gets a verdict of its own beside it.
+GUIDE = "guide"
+API = "api"
+TIERS: dict[str, str] = {
+    GUIDE: "HTTP guide (\"Set Up FastAPI and HTTP\")",
+    API: "Serve API beyond the HTTP guide",
+}
 
 GROUPS: dict[str, str] = {
     "ING": "HTTP ingress",
@@ -26,8 +46,17 @@ GROUPS: dict[str, str] = {
     "STR": "Streaming responses",
     "KA": "Keep-alive",
     "ERR": "Errors (beyond the guide)",
-    "OPS": "Operations (beyond the guide)"
+    "OPS": "Operations (beyond the guide)",
+    # Second tier: the Serve API beyond the HTTP guide.
+    "BAT": "Request batching (`@serve.batch`)",
+    "MUX": "Model multiplexing (`@serve.multiplexed`)",
+    "HDL": "Deployment handles (streaming, composition, options)",
+    "CTX": "Replica context and `user_config`",
+    "SCH": "Schema models and status (`ray.serve.schema`)",
+    "MET": "Custom metrics (`ray.serve.metrics`)",
 }
+
+_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +72,10 @@ class Clause:
     @property
     def title(self) -> str:
         return GROUPS[self.group]
+
+    @property
+    def tier(self) -> str:
+        return API if self.group in _SECOND_TIER_GROUPS else GUIDE
 
 
 _CLAUSES = (
@@ -122,6 +155,37 @@ _CLAUSES = (
            "Malformed HTTP, oversized headers and bad config values get a clear error, never a crash or a hang; nothing already accepted is lost."),
     Clause('OPS-1', RECOMMENDED,
            "Starting, deleting and shutting down leaves no leaked task, thread, process or port."),
+    # ---- Second tier: Serve API beyond the HTTP guide (measured on Ray 2.60 first) ----
+    # --- BAT ---
+    # --- MUX ---
+    Clause('MUX-1', DOCUMENTED,
+           "`serve.get_multiplexed_model_id()` returns the model ID a request names: the `serve_multiplexed_model_id` HTTP header (case-insensitive; `-` for `_` accepted) or `handle.options(multiplexed_model_id=...)`; \"\" when it names none."),
+    Clause('MUX-2', DOCUMENTED,
+           "A `@serve.multiplexed` loader runs once per model and replica: later requests for a loaded model get the same model object."),
+    Clause('MUX-3', DOCUMENTED,
+           "With `max_num_models_per_replica=N`, loading model N+1 evicts the least recently used model: its `__del__` is called and the replica drops it, so it is garbage-collected."),
+    Clause('MUX-4', DOCUMENTED,
+           "`@serve.multiplexed` rejects a sync loader, a loader without a model-ID parameter, and a `max_num_models_per_replica` that is not a positive int (or -1), with Ray's exception types."),
+    # --- HDL ---
+    Clause('HDL-1', DOCUMENTED,
+           "`handle.options(stream=True)` on a generator method returns a `DeploymentResponseGenerator` whose items arrive in order: `for` from plain code, `async for` inside deployments."),
+    Clause('HDL-2', DOCUMENTED,
+           "A FastAPI route can return a `StreamingResponse` over `async for` of a streaming handle call; the HTTP client receives the downstream generator's items incrementally."),
+    Clause('HDL-3', DOCUMENTED,
+           "Cancelling a `DeploymentResponseGenerator` cancels the generator on the replica (`asyncio.CancelledError` at its next `await`); reading on raises `RequestCancelledError`."),
+    Clause('HDL-4', DOCUMENTED,
+           "`DeploymentResponse` objects passed as top-level arguments are resolved to their values before the downstream call; one nested in a list or dict is rejected with Ray's `RayServeException`."),
+    Clause('HDL-5', DOCUMENTED,
+           "The `stream` option must match the method: a generator called without it, or a plain method called with it, fails with `TypeError`; `options()` rejects unknown options and keeps earlier ones when chained."),
+    # --- CTX ---
+    Clause('CTX-1', DOCUMENTED,
+           "`serve.get_replica_context()` inside a replica gives its app name, deployment name, a per-replica `replica_tag`, the `servable_object`, `world_size` and a distinct `rank`; outside a replica it raises `RayServeException`."),
+    Clause('CTX-2', DOCUMENTED,
+           "A deployment's `user_config` is passed to `reconfigure(config)` before the first request; a `reconfigure` that takes `rank` also gets the replica's `ReplicaRank`."),
+    Clause('CTX-3', DOCUMENTED,
+           "A `user_config` on a class without a `reconfigure` method fails the deploy, with an error that names the deployment."),
+    # --- SCH ---
+    # --- MET ---
 )
 
 CLAUSES: dict[str, Clause] = {c.id: c for c in _CLAUSES}

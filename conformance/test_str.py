@@ -18,45 +18,11 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from pytest_serve.http import StreamResult, disconnect_after, stream_chunks
+from conformance.streams import ITEMS, assert_incremental
+from pytest_serve.http import disconnect_after, stream_chunks
 
-# The guide's example: `yield str(i); time.sleep(0.1)` with max=10, so item i is the
-# single byte str(i) and the body is b"0123456789".
-ITEMS = 10
-# The first and last item must arrive at least this share of the generator's own
-# first-to-last time apart (a server that buffers the body delivers them together).
-MIN_SPREAD = 0.6
-# No item may arrive later than this behind the generator's pace (relative to item 0).
-MAX_LAG_S = 0.4
 # Bound for the replica to react to a disconnect (Ray 2.60: ~10 ms).
 REACT_S = 5.0
-
-
-def _arrivals(result: StreamResult) -> list[float]:
-    """Arrival time of each body byte (seconds since the request was sent)."""
-    return [t for t, chunk in result.chunks for _ in range(len(chunk))]
-
-
-def _assert_incremental(result: StreamResult, yields: list) -> None:
-    """Item i reached the client about when the generator yielded it, not at the end."""
-    assert result.status_code == 200, result.body
-    assert result.complete, "the stream ended without its terminating chunk"
-    assert result.body == "".join(str(i) for i in range(ITEMS)).encode(), result.body
-    assert [e.data["i"] for e in yields] == list(range(ITEMS)), yields
-    arrived = _arrivals(result)
-    produced = [e.t - yields[0].t for e in yields]
-    generator_span = produced[-1]
-    spread = arrived[-1] - arrived[0]
-    timeline = ", ".join(f"{i}: yielded +{p:.2f} s, arrived +{a - arrived[0]:.2f} s"
-                         for i, (p, a) in enumerate(zip(produced, arrived)))
-    assert spread >= MIN_SPREAD * generator_span, (
-        f"items 0..{ITEMS - 1} arrived within {spread:.2f} s of each other, but the generator "
-        f"took {generator_span:.2f} s to yield them: the body was not streamed ({timeline})"
-    )
-    lags = [(a - arrived[0]) - p for p, a in zip(produced, arrived)]
-    assert max(lags) <= MAX_LAG_S, f"an item arrived {max(lags):.2f} s behind the generator ({timeline})"
-    reads = len({t for t, _ in result.chunks})
-    assert reads >= ITEMS // 2, f"only {reads} separate arrivals for {ITEMS} items ({timeline})"
 
 
 @pytest.mark.clause("STR-1")
@@ -87,7 +53,7 @@ def test_str_1_sync_generator_streams_incrementally(serve, serve_app, serve_prob
     assert warm.status_code == 200 and warm.body == b"01"
 
     result = stream_chunks(f"{app.url}/?{urlencode({'max': ITEMS, 'tag': 'run'})}")
-    _assert_incremental(result, serve_probe.events("yield", tag="run"))
+    assert_incremental(result, serve_probe.events("yield", tag="run"))
 
 
 @pytest.mark.clause("STR-2")
@@ -120,7 +86,7 @@ def test_str_2_fastapi_route_streams_incrementally(serve, serve_app, serve_probe
     assert warm.status_code == 200 and warm.body == b"01"
 
     result = stream_chunks(f"{app.url}/stream?{urlencode({'max': ITEMS, 'tag': 'run'})}")
-    _assert_incremental(result, serve_probe.events("yield", tag="run"))
+    assert_incremental(result, serve_probe.events("yield", tag="run"))
 
 
 @pytest.mark.clause("STR-3")

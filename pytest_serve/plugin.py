@@ -6,7 +6,12 @@ import os
 
 import pytest
 
+from typing import Any
+
+from reference_impl.ray_alias import RayAlreadyImportedError
+
 from .adapters import AdapterError
+from .alias import RayAliasState, alias_state
 from .fixtures import (
     MANAGER_KEY,
     serve,
@@ -32,7 +37,9 @@ __all__ = [
 ]
 
 ENV_IMPL = "PYTEST_SERVE_IMPL"
+ENV_RAY_ALIAS = "PYTEST_SERVE_RAY_ALIAS"
 COLLECTOR_KEY = pytest.StashKey[ResultCollector]()
+ALIAS_KEY = pytest.StashKey[RayAliasState]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -70,17 +77,62 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="only run tests marked with a clause ID starting with PREFIX (e.g. CAN, KA-4); "
         "repeatable",
     )
+    group.addoption(
+        "--no-serve-ray-alias",
+        dest="serve_ray_alias",
+        action="store_false",
+        default=None,
+        help="with the reference implementation, leave `import ray` alone: by default "
+        "`ray.serve` and its submodules resolve to the reference for the whole session, "
+        f"so apps written with `from ray import serve` run unchanged. Also ${ENV_RAY_ALIAS}=0 "
+        "or the serve_ray_alias ini key.",
+    )
     parser.addini("serve_impl", "default implementation under test (see --serve-impl)", default="reference")
+    parser.addini(
+        "serve_ray_alias",
+        "run `from ray import serve` code on the reference implementation (see --no-serve-ray-alias)",
+        type="bool",
+        default=True,
+    )
 
 
-def _impl(config: pytest.Config) -> tuple[str, bool]:
+def _impl(config: pytest.Config, namespace: Any = None) -> tuple[str, bool]:
     """The --serve-impl value, and whether the user chose it explicitly."""
-    if config.option.serve_impl:
-        return config.option.serve_impl, True
+    option = namespace if namespace is not None else config.option
+    if option.serve_impl:
+        return option.serve_impl, True
     if os.environ.get(ENV_IMPL):
         return os.environ[ENV_IMPL], True
     value = str(config.getini("serve_impl") or "reference")
     return value, value != "reference"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Install the Ray alias before any conftest or test module imports `ray`."""
+    impl, _ = _impl(early_config, early_config.known_args_namespace)
+    early_config.stash[ALIAS_KEY] = state = alias_state(
+        impl,
+        option=early_config.known_args_namespace.serve_ray_alias,
+        ini=bool(early_config.getini("serve_ray_alias")),
+        env=os.environ.get(ENV_RAY_ALIAS),
+    )
+    if state.wanted:
+        try:
+            state.install()
+        except RayAlreadyImportedError as err:
+            raise pytest.UsageError(f"pytest-serve: {err} Or pass --no-serve-ray-alias.") from None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    state = config.stash.get(ALIAS_KEY, None)
+    return state.header() if state is not None else None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(ALIAS_KEY, None)
+    if state is not None:
+        state.uninstall()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,6 +8,9 @@ Verdicts, autobahn-style grades rather than booleans:
   skipped    every test was skipped
   untested   no test of the clause ran in this session
 A declared deviation whose tests all pass is graded `pass` and flagged.
+
+Two tiers: "guide" (the HTTP guide's clauses, which alone decide CERTIFIED) and
+"api" (the Serve API beyond the guide), whose verdict is stated beside it.
 """
 
 from __future__ import annotations
@@ -18,9 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TestOutcome", "ClauseResult", "Report", "grade", "VERDICTS"]
+__all__ = ["TestOutcome", "ClauseResult", "Report", "grade", "VERDICTS", "TIER_TITLES"]
 
 VERDICTS = ("pass", "fail", "deviation", "error", "skipped", "untested")
+TIER_TITLES = {
+    "guide": "HTTP guide",
+    "api": "Serve API beyond the HTTP guide",
+}
+_OK = ("pass", "deviation")
 
 
 @dataclass
@@ -41,6 +49,7 @@ class ClauseResult:
     tests: list[TestOutcome] = field(default_factory=list)
     deviation_reason: str | None = None
     note: str = ""
+    tier: str = "guide"
 
     @property
     def detail(self) -> str:
@@ -79,23 +88,22 @@ class Report:
     clauses: list[ClauseResult]
     selection: list[str] = field(default_factory=list)  # --clause prefixes; empty: all
 
+    def _documented(self, tier: str) -> list[ClauseResult]:
+        return [c for c in self.clauses if c.level == "documented" and c.tier == tier]
+
     @property
     def certified(self) -> bool:
-        """Every documented clause passes or is a declared deviation (needs a full run)."""
-        return all(
-            c.verdict in ("pass", "deviation") for c in self.clauses if c.level == "documented"
-        )
+        """Every documented clause of the HTTP-guide tier passes or is a declared
+        deviation (needs a full run)."""
+        return all(c.verdict in _OK for c in self._documented("guide"))
 
     @property
     def passed(self) -> bool:
-        """Certified; for a run limited with --clause: every clause that ran passed or deviated."""
+        """Certified; for a run limited with --clause: every guide clause that ran passed
+        or deviated."""
         if not self.selection:
             return self.certified
-        return all(
-            c.verdict in ("pass", "deviation", "untested")
-            for c in self.clauses
-            if c.level == "documented"
-        )
+        return all(c.verdict in (*_OK, "untested") for c in self._documented("guide"))
 
     @property
     def status(self) -> str:
@@ -104,10 +112,21 @@ class Report:
             return f"{verdict} (partial run: {', '.join(self.selection)}; not a certification)"
         return "CERTIFIED" if self.certified else "NOT CERTIFIED"
 
-    def counts(self, level: str | None = None) -> dict[str, int]:
+    @property
+    def api_status(self) -> str:
+        """The second tier's verdict: PASSED, FAILED, INCOMPLETE (some not run) or NOT RUN."""
+        clauses = self._documented("api")
+        verdicts = {c.verdict for c in clauses}
+        if not clauses or verdicts == {"untested"}:
+            return "NOT RUN"
+        if verdicts - {*_OK, "untested"}:
+            return "FAILED"
+        return "INCOMPLETE" if "untested" in verdicts else "PASSED"
+
+    def counts(self, level: str | None = None, tier: str | None = None) -> dict[str, int]:
         counts = dict.fromkeys(VERDICTS, 0)
         for c in self.clauses:
-            if level is None or c.level == level:
+            if (level is None or c.level == level) and (tier is None or c.tier == tier):
                 counts[c.verdict] += 1
         return counts
 
@@ -115,7 +134,12 @@ class Report:
         data = asdict(self)
         data["certified"] = self.certified
         data["passed"] = self.passed
-        data["summary"] = {"documented": self.counts("documented"), "recommended": self.counts("recommended")}
+        data["api_status"] = self.api_status
+        data["summary"] = {
+            "documented": self.counts("documented", "guide"),
+            "recommended": self.counts("recommended", "guide"),
+            "api": self.counts(tier="api"),
+        }
         return data
 
     def write(self, directory: str | Path) -> list[Path]:
@@ -132,7 +156,11 @@ class Report:
         lines = [
             f"# Conformance report: {impl.get('name')} {impl.get('version', '')}".rstrip(),
             "",
-            f"**{status}** — every documented clause must pass or be a declared deviation.",
+            f"**{status}** — every documented clause of the HTTP guide must pass or be a "
+            "declared deviation.",
+            "",
+            f"**Serve API beyond the HTTP guide: {self.api_status}** — reported beside the "
+            "certification, which it does not decide.",
             "",
             f"- Suite {self.suite_version}, clause catalogue `{self.catalogue_hash}`",
             f"- Adapter `{impl.get('adapter')}`; Python {self.environment.get('python')} on "
@@ -140,11 +168,16 @@ class Report:
             f"- Started {self.started_at}, took {self.duration_s:.1f} s",
             "",
         ]
-        for level, title in (("documented", "Documented clauses"), ("recommended", "Recommended (beyond the guide)")):
-            rows = [c for c in self.clauses if c.level == level]
+        sections = (
+            ("guide", "documented", "HTTP guide: documented clauses"),
+            ("guide", "recommended", "HTTP guide: recommended (beyond the guide)"),
+            ("api", "documented", "Serve API beyond the HTTP guide"),
+        )
+        for tier, level, title in sections:
+            rows = [c for c in self.clauses if c.level == level and c.tier == tier]
             if not rows:
                 continue
-            counts = self.counts(level)
+            counts = self.counts(level, tier)
             summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
             lines += [f"## {title}: {summary}", "", "| Clause | Promise | Verdict | Detail |", "|---|---|---|---|"]
             lines += [

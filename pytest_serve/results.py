@@ -98,7 +98,7 @@ class ResultCollector:
             results.append(
                 ClauseResult(
                     clause.id, clause.level, clause.group, clause.text, verdict, tests,
-                    deviations.get(clause.id), note,
+                    deviations.get(clause.id), note, clause.tier,
                 )
             )
         adapter = self.manager.adapter
@@ -141,12 +141,21 @@ class ResultCollector:
         status = report.status
         tr.write_line(
             f"{report.implementation['name']} {report.implementation['version']}: {status} "
-            f"(documented: {_counts(report.counts('documented'))}; "
-            f"recommended: {_counts(report.counts('recommended'))})",
+            f"(documented: {_counts(report.counts('documented', 'guide'))}; "
+            f"recommended: {_counts(report.counts('recommended', 'guide'))})",
             bold=True,
             green=report.passed,
             red=not report.passed,
         )
+        api = report.api_status
+        if api != "NOT RUN" or self._selected_all():
+            tr.write_line(
+                f"Serve API beyond the HTTP guide: {api} ({_counts(report.counts(tier='api'))})",
+                bold=True,
+                green=api == "PASSED",
+                red=api == "FAILED",
+                yellow=api in ("INCOMPLETE", "NOT RUN"),
+            )
         if self.config.option.serve_report:
             tr.write_line(f"report written to {self.config.option.serve_report}/report.md and report.json")
 

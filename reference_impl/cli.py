@@ -1,4 +1,9 @@
-"""`reference-serve run <config.yaml | module:app>` (also `python -m reference_impl`)."""
+"""`reference-serve run <config.yaml | module:app>` and `reference-serve exec <script.py>`
+(also `python -m reference_impl ...`).
+
+Both put the Ray alias in place first, so an app or script written with
+`from ray import serve` runs unchanged on the reference implementation.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import api
+from . import api, ray_alias
+from .scripts import run_script
 from .config import ConfigError, ServeConfig, load_config, parse_http_options
 from .exceptions import ServeError
 
@@ -37,7 +43,28 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--app-dir", default=".", help="directory added to sys.path before importing (default .)"
     )
+    _alias_flag(run)
+    run_script = sub.add_parser(
+        "exec",
+        help="run a Python script (or -m module) with `ray.serve` on the reference",
+        description="Run a Python script as `python script.py args` would, with `import ray` "
+        "and `from ray import serve` resolving to the reference implementation (like "
+        "`coverage run`). The script's exit code is this command's.",
+    )
+    run_script.add_argument("-m", dest="module", action="store_true", help="run a library module as a script, like `python -m`")
+    run_script.add_argument("script", help="the script's path (or the module's name with -m)")
+    run_script.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    _alias_flag(run_script)
     return parser
+
+
+def _alias_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-ray-alias",
+        dest="ray_alias",
+        action="store_false",
+        help="leave `import ray` alone (by default `ray.serve` is the reference implementation)",
+    )
 
 
 def _config_for(args: argparse.Namespace) -> ServeConfig:
@@ -61,6 +88,14 @@ def _config_for(args: argparse.Namespace) -> ServeConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.ray_alias:
+        try:
+            ray_alias.install()
+        except ray_alias.RayAlreadyImportedError as err:
+            print(f"reference-serve: error: {err}", file=sys.stderr)
+            return 2
+    if args.command == "exec":
+        return run_script(args.script, args.args, module=args.module)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     sys.path.insert(0, str(Path(args.app_dir).resolve()))
     stop = threading.Event()

@@ -1,16 +1,22 @@
-"""Exceptions raised by the reference implementation.
+"""Exceptions raised by the reference implementation (`ray.serve.exceptions`).
 
-    ServeError
+    RayServeException (alias ServeError)
+    ├── BackPressureError       `max_queued_requests` requests wait already
     ├── RequestCancelledError   a DeploymentResponse was cancelled
     ├── DeploymentStartError    a replica constructor (or lifespan startup) raised
     ├── ServeNotRunningError    an API call needs a running instance
     └── AddressUnavailableError the proxy cannot bind its host:port
+
+The first three carry Ray 2.60's names, arguments and messages, so code that
+catches them runs unchanged.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "RayServeException",
     "ServeError",
+    "BackPressureError",
     "RequestCancelledError",
     "DeploymentStartError",
     "ServeNotRunningError",
@@ -18,25 +24,57 @@ __all__ = [
 ]
 
 
-class ServeError(Exception):
-    """Base class of every error the reference implementation raises itself."""
+class RayServeException(Exception):
+    """Base class of every error Serve raises itself (Ray's name)."""
 
 
-class RequestCancelledError(ServeError):
+ServeError = RayServeException
+
+
+class BackPressureError(RayServeException):
+    """More than `max_queued_requests` requests would wait; HTTP clients get 503."""
+
+    def __init__(
+        self,
+        num_queued_requests: int,
+        max_queued_requests: int,
+        status_code: int = 503,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(num_queued_requests, max_queued_requests, status_code, retry_after_s)
+        self.status_code = status_code
+        self.retry_after_s = retry_after_s
+        self.message = (
+            f"Request dropped due to backpressure (num_queued_requests={num_queued_requests}, "
+            f"max_queued_requests={max_queued_requests})."
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class RequestCancelledError(RayServeException):
     """The request behind a `DeploymentResponse` was cancelled (Ray's name and message)."""
 
-    def __init__(self, request_id: str) -> None:
-        super().__init__(f"Request {request_id} was cancelled.")
+    def __init__(self, request_id: str | None = None) -> None:
+        super().__init__(request_id)
         self.request_id = request_id
 
+    def __str__(self) -> str:
+        if self.request_id:
+            return f"Request {self.request_id} was cancelled."
+        return "Request was cancelled."
 
-class DeploymentStartError(ServeError):
-    """A deployment's replica could not start; nothing of its app stays deployed."""
+
+class DeploymentStartError(RayServeException, RuntimeError):
+    """A deployment's replica could not start; nothing of its app stays deployed.
+
+    A RuntimeError too, as Ray's `serve.run` raises for a failed deploy."""
 
 
-class ServeNotRunningError(ServeError):
+class ServeNotRunningError(RayServeException):
     """The call needs `serve.start()` or `serve.run()` first."""
 
 
-class AddressUnavailableError(ServeError):
+class AddressUnavailableError(RayServeException):
     """The proxy cannot listen on the configured address (port taken, bad host)."""

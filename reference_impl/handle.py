@@ -11,17 +11,27 @@ import asyncio
 import concurrent.futures
 import uuid
 from collections.abc import Callable, Generator
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import RequestCancelledError, ServeNotRunningError
+from .channel import Channel
+from .context import current_request
+from .exceptions import RayServeException, RequestCancelledError, ServeNotRunningError
 from .loops import wait_threadsafe
-from .replica import current_request
+from .streaming import END
 
 if TYPE_CHECKING:
     from .replica import Replica, ReplicaCall
     from .router import Router
 
-__all__ = ["DeploymentHandle", "DeploymentResponse"]
+__all__ = ["DeploymentHandle", "DeploymentResponse", "DeploymentResponseGenerator"]
+
+
+@dataclass(frozen=True)
+class _CallOptions:
+    method_name: str = "__call__"
+    multiplexed_model_id: str = ""
+    stream: bool = False
 
 
 class DeploymentHandle:
@@ -33,22 +43,44 @@ class DeploymentHandle:
         app_name: str,
         router: Router[Replica],
         driver_loop: Callable[[], asyncio.AbstractEventLoop],
-        method_name: str = "__call__",
+        options: _CallOptions = _CallOptions(),
     ) -> None:
         self.deployment_name = deployment_name
         self.app_name = app_name
         self._router = router
         self._driver_loop = driver_loop
-        self._method_name = method_name
+        self._options = options
 
-    def options(self, *, method_name: str | None = None, **_ignored: Any) -> DeploymentHandle:
-        """A handle with other call options; only `method_name` changes anything here."""
+    def options(
+        self,
+        *,
+        method_name: str | None = None,
+        multiplexed_model_id: str | None = None,
+        stream: bool | None = None,
+        session_id: str | None = None,
+        _prefer_local_routing: bool | None = None,
+        _by_reference: bool | None = None,
+        request_serialization: str | None = None,
+        response_serialization: str | None = None,
+    ) -> DeploymentHandle:
+        """A copy with other call options; options left out keep their value.
+
+        `method_name`, `multiplexed_model_id` and `stream` change the call; the
+        others are accepted as Ray accepts them and change nothing in one process.
+        """
+        changes: dict[str, Any] = {}
+        if method_name is not None:
+            changes["method_name"] = method_name
+        if multiplexed_model_id is not None:
+            changes["multiplexed_model_id"] = multiplexed_model_id
+        if stream is not None:
+            changes["stream"] = bool(stream)
         return DeploymentHandle(
             self.deployment_name,
             self.app_name,
             self._router,
             self._driver_loop,
-            method_name or self._method_name,
+            replace(self._options, **changes),
         )
 
     def __getattr__(self, name: str) -> DeploymentHandle:
@@ -56,14 +88,17 @@ class DeploymentHandle:
             raise AttributeError(name)
         return self.options(method_name=name)
 
-    def remote(self, *args: Any, **kwargs: Any) -> DeploymentResponse:
-        return DeploymentResponse(self._router, self._method_name, args, kwargs, self._driver_loop)
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Start the call: a `DeploymentResponse`, or with `stream=True` a
+        `DeploymentResponseGenerator`."""
+        if self._options.stream:
+            return DeploymentResponseGenerator(
+                self._router, self._options, args, kwargs, self._driver_loop
+            )
+        return DeploymentResponse(self._router, self._options, args, kwargs, self._driver_loop)
 
     def __repr__(self) -> str:
-        return (
-            f"DeploymentHandle(deployment={self.deployment_name!r}, app={self.app_name!r}, "
-            f"method={self._method_name!r})"
-        )
+        return f"DeploymentHandle(deployment='{self.deployment_name}')"
 
 
 class DeploymentResponse:
@@ -72,13 +107,16 @@ class DeploymentResponse:
     def __init__(
         self,
         router: Router[Replica],
-        method_name: str,
+        options: _CallOptions,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         driver_loop: Callable[[], asyncio.AbstractEventLoop],
+        stream: Channel[Any] | None = None,
     ) -> None:
-        self.request_id = uuid.uuid4().hex
+        self.request_id = str(uuid.uuid4())
         self._router = router
+        self._options = options
+        self._stream = stream
         self._call: ReplicaCall | None = None
         self._cancelled = False
         self._task: asyncio.Task[Any] | None = None
@@ -92,7 +130,7 @@ class DeploymentResponse:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        coro = self._execute(method_name, args, kwargs)
+        coro = self._execute(args, kwargs)
         if loop is not None:
             self._loop = loop
             self._task = loop.create_task(coro)
@@ -133,12 +171,23 @@ class DeploymentResponse:
         else:
             self._done.set_result(task.result())
 
-    async def _execute(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def _execute(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        _refuse_nested_responses(args, kwargs)
         args = tuple([await _resolve(a) for a in args])
         kwargs = {k: await _resolve(v) for k, v in kwargs.items()}
         router = self._router
-        slot = router.try_assign() or await router.assign()
-        call = slot.submit_method(method, args, kwargs, self.request_id, lambda: router.release(slot))
+        options = self._options
+        model_id = options.multiplexed_model_id
+        slot = router.try_assign(model_id) or await router.assign(model_id)
+        call = slot.submit_method(
+            options.method_name,
+            args,
+            kwargs,
+            self.request_id,
+            lambda: router.release(slot),
+            multiplexed_model_id=model_id,
+            stream=self._stream,
+        )
         self._call = call
         try:
             return await wait_threadsafe(call.future)
@@ -195,6 +244,119 @@ class DeploymentResponse:
                     raise RequestCancelledError(self.request_id) from None
                 raise
         return await wait_threadsafe(self._done)
+
+
+class DeploymentResponseGenerator:
+    """The items of a streaming call (`handle.options(stream=True)`), in order:
+    `async for` inside deployments, `for` from plain code; `.cancel()` stops the
+    generator on the replica, and the next item read raises `RequestCancelledError`."""
+
+    def __init__(
+        self,
+        router: Router[Replica],
+        options: _CallOptions,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        driver_loop: Callable[[], asyncio.AbstractEventLoop],
+    ) -> None:
+        self._channel: Channel[Any] = Channel()
+        self._response = DeploymentResponse(
+            router, options, args, kwargs, driver_loop, stream=self._channel
+        )
+        # The call may end before reaching a replica (cancelled, no replica): the
+        # reader still gets its END, then the call's error.
+        self._response._done.add_done_callback(lambda _: self._channel.put(END))
+        self._finished = False
+
+    @property
+    def request_id(self) -> str:
+        return self._response.request_id
+
+    def cancel(self) -> None:
+        self._response.cancel()
+
+    def __aiter__(self) -> DeploymentResponseGenerator:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._finished:
+            raise StopAsyncIteration
+        item = await self._channel.get()
+        if item is END:
+            self._finished = True
+            await self._response  # raises what the call raised
+            raise StopAsyncIteration
+        return item
+
+    def __iter__(self) -> DeploymentResponseGenerator:
+        return self
+
+    def __next__(self) -> Any:
+        if _in_event_loop():
+            raise RuntimeError(
+                "Sync methods should not be called from within an `asyncio` event loop. "
+                "Use `async for` or `await response.__anext__()` instead."
+            )
+        future = asyncio.run_coroutine_threadsafe(self._next_or_end(), self._response._loop)
+        item = future.result()
+        if item is END:
+            raise StopIteration
+        return item
+
+    async def _next_or_end(self) -> Any:
+        try:
+            return await self.__anext__()
+        except StopAsyncIteration:
+            return END
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        raise TypeError(
+            "`DeploymentResponseGenerator` cannot be awaited directly. Use `async for` "
+            "or `await response.__anext__() instead`."
+        )
+
+    def result(self, *, timeout_s: float | None = None, _skip_asyncio_check: bool = False) -> Any:
+        raise TypeError(
+            "`DeploymentResponseGenerator` doesn't support `.result()`. "
+            "Use iteration instead: `for item in response` (outside deployments) "
+            "or `async for item in response` (inside deployments)."
+        )
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+_NESTED_RESPONSE = (
+    "`DeploymentResponse` is not serializable. If you are passing the "
+    "`DeploymentResponse` in a nested object (e.g. a list or dictionary) to a "
+    "downstream deployment handle call, that is no longer supported. Please "
+    "only pass `DeploymentResponse` objects as top level arguments."
+)
+
+
+def _refuse_nested_responses(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Ray resolves top-level `DeploymentResponse` arguments only; one inside a
+    container fails when Ray serializes the arguments, with this message."""
+    for value in (*args, *kwargs.values()):
+        if not isinstance(value, DeploymentResponse) and _contains_response(value):
+            raise RayServeException(_NESTED_RESPONSE)
+
+
+def _contains_response(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, DeploymentResponse | DeploymentResponseGenerator):
+        return True
+    if depth > 8:
+        return False
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_contains_response(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return any(_contains_response(v, depth + 1) for v in value.values())
+    return False
 
 
 async def _resolve(value: Any) -> Any:

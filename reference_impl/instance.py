@@ -130,7 +130,10 @@ class ServeInstance:
                 "give one of them another name with .options(name=...)."
             )
         opts = dep.options_
-        replicas = [Replica(dep, app.name, i, args, kwargs) for i in range(opts.num_replicas)]
+        replicas = [
+            Replica(dep, app.name, i, args, kwargs, world_size=opts.num_replicas)
+            for i in range(opts.num_replicas)
+        ]
         router: Router[Replica] = Router(
             dep.name, replicas, opts.max_ongoing_requests, opts.max_queued_requests
         )

@@ -21,6 +21,7 @@ from typing import Any
 from .config import HTTPOptions
 from .exchange import Exchange, Finished
 from .replica import Replica, ReplicaCall
+from .multiplexing import model_id_of
 from .router import BackPressureError, Router
 from .routes import RouteTable
 
@@ -190,9 +191,10 @@ class Proxy:
     async def _relay(
         self, flow: _Flow, router: Router[Replica], scope: dict[str, Any], send: Any
     ) -> None:
-        replica = router.try_assign()
+        model_id = model_id_of(scope["headers"])
+        replica = router.try_assign(model_id)
         if replica is None:
-            flow.waiting = asyncio.ensure_future(router.assign())
+            flow.waiting = asyncio.ensure_future(router.assign(model_id))
             try:
                 replica = await flow.waiting
             except asyncio.CancelledError:
@@ -204,7 +206,9 @@ class Proxy:
         if flow.ex.client_gone or flow.too_large:
             router.release(replica)
             return
-        flow.call = replica.submit_asgi(scope, flow.ex, lambda: router.release(replica))
+        flow.call = replica.submit_asgi(
+            scope, flow.ex, lambda: router.release(replica), model_id
+        )
         outbox = flow.ex.outbox
         request_id = flow.ex.request_id.encode("latin-1")
         while True:

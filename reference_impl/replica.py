@@ -15,40 +15,25 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Coroutine
-from contextvars import ContextVar
 from typing import Any
 
 from starlette.requests import Request
 from uvicorn.config import Config
 from uvicorn.lifespan.on import LifespanOn
 
+from .context import RequestContext, ReplicaContext, ReplicaID, current_replica, current_request
 from .deployment import Deployment
 from .encoding import to_response
-from .exceptions import DeploymentStartError
+from .exceptions import DeploymentStartError, RayServeException
 from .exchange import Exchange, Finished
+from .channel import Channel
 from .ingress import build_asgi_app, current_instance, ingress_spec
 from .loops import LoopThread
+from .streaming import stream_items
 
 __all__ = ["Replica", "ReplicaCall", "RequestContext", "current_request"]
 
 logger = logging.getLogger("reference_impl")
-
-
-class RequestContext:
-    """Per-request state on a replica: the child handle calls to cancel along with it."""
-
-    __slots__ = ("request_id", "children")
-
-    def __init__(self, request_id: str) -> None:
-        self.request_id = request_id
-        self.children: set[Any] = set()
-
-    def cancel_children(self) -> None:
-        for child in list(self.children):
-            child.cancel()
-
-
-current_request: ContextVar[RequestContext | None] = ContextVar("serve_request", default=None)
 
 
 class ReplicaCall:
@@ -56,9 +41,15 @@ class ReplicaCall:
 
     __slots__ = ("_replica", "context", "_future", "task", "cancelled")
 
-    def __init__(self, replica: Replica, request_id: str, *, result: bool = True) -> None:
+    def __init__(
+        self,
+        replica: Replica,
+        context: RequestContext,
+        *,
+        result: bool = True,
+    ) -> None:
         self._replica = replica
-        self.context = RequestContext(request_id)
+        self.context = context
         # NOTE: HTTP/WebSocket calls answer through their Exchange; skipping the
         # future (and its Condition) saves a few microseconds per request.
         self._future: concurrent.futures.Future[Any] | None = (
@@ -137,10 +128,20 @@ class Replica:
         index: int,
         init_args: tuple[Any, ...],
         init_kwargs: dict[str, Any],
+        world_size: int = 1,
     ) -> None:
+        from .schema import ReplicaRank
+
         self.deployment = deployment
+        self.app_name = app_name
         self.id = f"{app_name}#{deployment.name}#{index}"
         self.ongoing = 0
+        self.context = ReplicaContext(
+            replica_id=ReplicaID.new(deployment.name, app_name),
+            servable_object=None,
+            rank=ReplicaRank(rank=index, node_rank=0, local_rank=index),
+            world_size=world_size,
+        )
         self._init = (init_args, init_kwargs)
         self._thread = LoopThread(f"serve-replica:{self.id}")
         self.loop = self._thread.loop
@@ -164,20 +165,17 @@ class Replica:
             ) from err
 
     async def _start(self) -> None:
+        current_replica.set(self.context)
         target = self.deployment.func_or_class
         args, kwargs = self._init
         if not inspect.isclass(target):
             self._call_target = target
+            self.context.servable_object = target
+            await self.reconfigure(self.deployment.options_.user_config)
         else:
             self.instance = target(*args, **kwargs)
-            user_config = self.deployment.options_.user_config
-            if user_config is not None:
-                reconfigure = getattr(self.instance, "reconfigure", None)
-                if reconfigure is None:
-                    raise TypeError("user_config is set but the class has no reconfigure() method")
-                result = reconfigure(user_config)
-                if inspect.isawaitable(result):
-                    await result
+            self.context.servable_object = self.instance
+            await self.reconfigure(self.deployment.options_.user_config)
             spec = ingress_spec(target)
             if spec is not None:
                 self.asgi_app = build_asgi_app(spec, target)
@@ -185,6 +183,27 @@ class Replica:
             self._call_target = getattr(self.instance, "__call__", None)
         if self._call_target is not None:
             self._call_takes_request = _takes_argument(self._call_target)
+
+    async def reconfigure(self, user_config: Any) -> None:
+        """Call the class's `reconfigure(user_config)` as Ray 2.60 does: when a
+        `user_config` is set, or always when the method takes a `rank` (passed as
+        a keyword)."""
+        current_replica.set(self.context)
+        method = getattr(self.instance, "reconfigure", None) if self.instance is not None else None
+        wants_rank = method is not None and _has_parameter(method, "rank")
+        if user_config is None and not wants_rank:
+            return
+        if self.instance is None:
+            raise ValueError("deployment_def must be a class to use user_config or rank")
+        if method is None:
+            raise RayServeException(
+                "user_config or rank specified but deployment "
+                f"{self.context.replica_id.deployment_id} missing reconfigure method"
+            )
+        kwargs = {"rank": self.context.rank} if wants_rank else {}
+        result = method(user_config, **kwargs)
+        if inspect.isawaitable(result):
+            await result
 
     async def _lifespan_startup(self) -> None:
         lifespan = LifespanOn(Config(self.asgi_app, lifespan="auto", log_config=None))
@@ -209,9 +228,20 @@ class Replica:
     # -- requests ------------------------------------------------------------------
 
     def submit_asgi(
-        self, scope: dict[str, Any], exchange: Exchange, on_finish: Callable[[], None]
+        self,
+        scope: dict[str, Any],
+        exchange: Exchange,
+        on_finish: Callable[[], None],
+        multiplexed_model_id: str = "",
     ) -> ReplicaCall:
-        call = ReplicaCall(self, exchange.request_id, result=False)
+        context = RequestContext(
+            exchange.request_id,
+            route=scope.get("root_path", ""),
+            app_name=self.app_name,
+            multiplexed_model_id=multiplexed_model_id,
+            is_http_request=True,
+        )
+        call = ReplicaCall(self, context, result=False)
         self._launch(call, self._serve_asgi(call, scope, exchange), on_finish)
         return call
 
@@ -222,9 +252,15 @@ class Replica:
         kwargs: dict[str, Any],
         request_id: str,
         on_finish: Callable[[], None],
+        *,
+        multiplexed_model_id: str = "",
+        stream: Channel[Any] | None = None,
     ) -> ReplicaCall:
-        call = ReplicaCall(self, request_id)
-        self._launch(call, self._run_method(call, method_name, args, kwargs), on_finish)
+        context = RequestContext(
+            request_id, app_name=self.app_name, multiplexed_model_id=multiplexed_model_id
+        )
+        call = ReplicaCall(self, context)
+        self._launch(call, self._run_method(call, method_name, args, kwargs, stream), on_finish)
         return call
 
     def _launch(
@@ -246,9 +282,15 @@ class Replica:
         task.add_done_callback(functools.partial(_settle, call, on_finish=on_finish))
 
     async def _run_method(
-        self, call: ReplicaCall, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        call: ReplicaCall,
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        stream: Channel[Any] | None,
     ) -> Any:
         current_request.set(call.context)
+        current_replica.set(self.context)
         current_instance.set(self.instance)
         if name == "__call__":
             fn = self._call_target
@@ -260,12 +302,22 @@ class Replica:
                 f"{self.deployment.name!r}."
             )
         result = fn(*args, **kwargs)
+        if stream is not None:
+            await stream_items(result, stream, name)
+            return None
+        if inspect.isgenerator(result) or inspect.isasyncgen(result):
+            result.close() if inspect.isgenerator(result) else await result.aclose()
+            raise TypeError(
+                f"Method '{name}' returned a generator. You must use "
+                "`handle.options(stream=True)` to call generators on a deployment."
+            )
         if inspect.isawaitable(result):
             result = await result
         return result
 
     async def _serve_asgi(self, call: ReplicaCall, scope: dict[str, Any], ex: Exchange) -> None:
         current_request.set(call.context)
+        current_replica.set(self.context)
         current_instance.set(self.instance)
         receive = _Receiver(ex)
         outbox = ex.outbox
@@ -326,6 +378,13 @@ class Replica:
         if inspect.isawaitable(result):
             result = await result
         await to_response(result)(scope, receive, send)
+
+
+def _has_parameter(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _settle(call: ReplicaCall, task: asyncio.Task[Any], *, on_finish: Callable[[], None]) -> None:

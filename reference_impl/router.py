@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from typing import Generic, Protocol, TypeVar
 
-from .exceptions import ServeError
+from .exceptions import BackPressureError, ServeError
 
 __all__ = ["Router", "BackPressureError", "Slot"]
 
@@ -23,10 +23,6 @@ class Slot(Protocol):
 
 
 S = TypeVar("S", bound=Slot)
-
-
-class BackPressureError(ServeError):
-    """`max_queued_requests` waiting requests already; the proxy answers 503."""
 
 
 class Router(Generic[S]):
@@ -42,38 +38,41 @@ class Router(Generic[S]):
     def queued(self) -> int:
         return len(self._waiters)
 
-    def _free_replica(self) -> S | None:
+    def _free_replica(self, model_id: str = "") -> S | None:
+        """The least busy replica with a free slot; for a multiplexed model ID, one
+        that has the model loaded first (as Ray routes them)."""
         best = None
         for replica in self._replicas:
             if replica.ongoing < self._max_ongoing and (
                 best is None or replica.ongoing < best.ongoing
             ):
                 best = replica
+        if model_id and best is not None:
+            for replica in self._replicas:
+                if replica.ongoing < self._max_ongoing and model_id in _loaded(replica):
+                    return replica
         return best
 
-    def try_assign(self) -> S | None:
+    def try_assign(self, model_id: str = "") -> S | None:
         """A replica with a free slot, taken now, or None (without queueing)."""
         with self._lock:
             if self._waiters:
                 return None
-            replica = self._free_replica()
+            replica = self._free_replica(model_id)
             if replica is not None:
                 replica.ongoing += 1
             return replica
 
-    async def assign(self) -> S:
+    async def assign(self, model_id: str = "") -> S:
         """Take a slot, waiting in line if needed; cancelling the wait leaves the line."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            replica = None if self._waiters else self._free_replica()
+            replica = None if self._waiters else self._free_replica(model_id)
             if replica is not None:
                 replica.ongoing += 1
                 return replica
             if 0 <= self._max_queued <= len(self._waiters):
-                raise BackPressureError(
-                    f"Request dropped due to backpressure (num_queued_requests="
-                    f"{len(self._waiters)}, max_queued_requests={self._max_queued})."
-                )
+                raise BackPressureError(len(self._waiters), self._max_queued)
             waiter: asyncio.Future[S] = loop.create_future()
             entry = (loop, waiter)
             self._waiters.append(entry)
@@ -113,6 +112,11 @@ class Router(Generic[S]):
             waiters, self._waiters = list(self._waiters), deque()
         for loop, waiter in waiters:
             loop.call_soon_threadsafe(_fail, waiter)
+
+
+def _loaded(replica: object) -> set[str]:
+    context = getattr(replica, "context", None)
+    return context.loaded_model_ids() if context is not None else set()
 
 
 def _fail(waiter: asyncio.Future[object]) -> None:

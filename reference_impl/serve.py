@@ -1,9 +1,17 @@
-"""`from reference_impl import serve`: the Ray Serve API subset of the HTTP guide."""
+"""`from reference_impl import serve`: the Ray Serve API, on the reference implementation.
+
+Under the Ray alias (`reference_impl.ray_alias`), this module is `ray.serve`.
+Names Ray has and the reference does not raise an AttributeError that says so.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from starlette.requests import Request
 
+from . import exceptions
 from .api import (
     delete,
     get_app_handle,
@@ -15,29 +23,49 @@ from .api import (
     status,
 )
 from .config import HTTPOptions
+from .context import get_multiplexed_model_id, get_replica_context
 from .deployment import Application, Deployment, deployment
 from .exceptions import RequestCancelledError
-from .handle import DeploymentHandle, DeploymentResponse
+from .handle import DeploymentHandle, DeploymentResponse, DeploymentResponseGenerator
 from .ingress import ingress
-from . import exceptions
+from .multiplexing import multiplexed
+from .schema import TracingConfig  # Ray exports it at top level too
 
 __all__ = [
     "Application",
     "Deployment",
     "DeploymentHandle",
     "DeploymentResponse",
+    "DeploymentResponseGenerator",
     "HTTPOptions",
     "Request",
     "RequestCancelledError",
+    "TracingConfig",
     "delete",
     "deployment",
     "exceptions",
     "get_app_handle",
     "get_deployment_handle",
+    "get_multiplexed_model_id",
+    "get_replica_context",
     "ingress",
+    "multiplexed",
     "run",
     "run_config",
     "shutdown",
     "start",
     "status",
 ]
+
+# Submodules apps reach as attributes (`serve.schema.LoggingConfig`), imported on use.
+_SUBMODULES = frozenset({"config", "context", "handle", "metrics", "schema"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__package__}.{name}")
+    raise AttributeError(
+        f"`serve.{name}` is not implemented by the reference implementation "
+        "(pytest-serve's docs/ray-api-coverage.md lists what is); run this code on real "
+        "Ray with `--serve-impl=ray`."
+    )

@@ -37,6 +37,14 @@ class RayAdapter(Adapter):
     }
 
     def __init__(self) -> None:
+        from reference_impl import ray_alias
+
+        if ray_alias.is_installed():
+            raise AdapterError(
+                "--serve-impl=ray: `ray` in this process is the reference implementation's "
+                "stand-in (an enclosing pytest session or `reference-serve` installed it); run "
+                "in a fresh process, or start the enclosing session with --no-serve-ray-alias."
+            )
         try:
             self._ray = importlib.import_module("ray")
             self._serve = importlib.import_module("ray.serve")

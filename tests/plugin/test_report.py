@@ -128,7 +128,11 @@ def test_report_writes_json_and_markdown(graded: tuple[pytest.RunResult, Path]) 
     assert markdown.startswith("# Conformance report: reference ")
     assert "**NOT CERTIFIED**" in markdown
     assert "| RET-2 |" in markdown and "| **fail** | AssertionError: RET-2 broke |" in markdown
-    assert "## Recommended (beyond the guide): 3 untested" in markdown
+    assert "## HTTP guide: recommended (beyond the guide): 3 untested" in markdown
+    api_clauses = sum(1 for c in CLAUSES.values() if c.tier == "api")
+    assert f"## Serve API beyond the HTTP guide: {api_clauses} untested" in markdown
+    assert "**Serve API beyond the HTTP guide: NOT RUN**" in markdown
+    assert report["api_status"] == "NOT RUN"
 
 
 def test_report_grades_each_clause(graded: tuple[pytest.RunResult, Path]) -> None:
@@ -161,6 +165,7 @@ def test_terminal_shows_conformance_section(graded: tuple[pytest.RunResult, Path
             "CAN-2 * pass * declared deviation not needed (acme may not cancel)",
             "reference *: NOT CERTIFIED (documented: 3 pass, 1 fail, 1 deviation, 1 error, 1 skipped, "
             "28 untested; recommended: 3 untested)",
+            "Serve API beyond the HTTP guide: NOT RUN (* untested)",
             "report written to *report/report.md and report.json",
         ]
     )

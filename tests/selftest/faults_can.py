@@ -92,12 +92,12 @@ def _(mp: pytest.MonkeyPatch) -> None:
     `max_ongoing_requests=1` serves nothing more once such a request has finished."""
     original = replica.Replica.submit_asgi
 
-    def submit_asgi(self: Any, scope: Any, exchange: Any, on_finish: Any) -> Any:
+    def submit_asgi(self: Any, scope: Any, exchange: Any, on_finish: Any, *rest: Any) -> Any:
         def finish() -> None:
             if not exchange.client_gone:
                 on_finish()
 
-        return original(self, scope, exchange, finish)
+        return original(self, scope, exchange, finish, *rest)
 
     mp.setattr(replica.Replica, "submit_asgi", submit_asgi)
 

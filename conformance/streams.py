@@ -1,0 +1,47 @@
+"""Judging whether a body was streamed: arrival times against the generator's pace.
+
+Shared by the STR clauses (HTTP guide) and HDL-2 (a stream over a handle).
+"""
+
+from __future__ import annotations
+
+from pytest_serve.http import StreamResult
+from pytest_serve.probe import ProbeEvent
+
+__all__ = ["ITEMS", "MIN_SPREAD", "MAX_LAG_S", "assert_incremental"]
+
+# The guide's example: `yield str(i); time.sleep(0.1)` with max=10, so item i is the
+# single byte str(i) and the body is b"0123456789".
+ITEMS = 10
+# The first and last item must arrive at least this share of the generator's own
+# first-to-last time apart (a server that buffers the body delivers them together).
+MIN_SPREAD = 0.6
+# No item may arrive later than this behind the generator's pace (relative to item 0).
+MAX_LAG_S = 0.4
+
+
+def _arrivals(result: StreamResult) -> list[float]:
+    """Arrival time of each body byte (seconds since the request was sent)."""
+    return [t for t, chunk in result.chunks for _ in range(len(chunk))]
+
+
+def assert_incremental(result: StreamResult, yields: list[ProbeEvent]) -> None:
+    """Item i reached the client about when the generator yielded it, not at the end."""
+    assert result.status_code == 200, result.body
+    assert result.complete, "the stream ended without its terminating chunk"
+    assert result.body == "".join(str(i) for i in range(ITEMS)).encode(), result.body
+    assert [e.data["i"] for e in yields] == list(range(ITEMS)), yields
+    arrived = _arrivals(result)
+    produced = [e.t - yields[0].t for e in yields]
+    generator_span = produced[-1]
+    spread = arrived[-1] - arrived[0]
+    timeline = ", ".join(f"{i}: yielded +{p:.2f} s, arrived +{a - arrived[0]:.2f} s"
+                         for i, (p, a) in enumerate(zip(produced, arrived)))
+    assert spread >= MIN_SPREAD * generator_span, (
+        f"items 0..{ITEMS - 1} arrived within {spread:.2f} s of each other, but the generator "
+        f"took {generator_span:.2f} s to yield them: the body was not streamed ({timeline})"
+    )
+    lags = [(a - arrived[0]) - p for p, a in zip(produced, arrived)]
+    assert max(lags) <= MAX_LAG_S, f"an item arrived {max(lags):.2f} s behind the generator ({timeline})"
+    reads = len({t for t, _ in result.chunks})
+    assert reads >= ITEMS // 2, f"only {reads} separate arrivals for {ITEMS} items ({timeline})"
