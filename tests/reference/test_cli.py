@@ -193,3 +193,67 @@ def test_busy_port_exits_1(app_dir: Path) -> None:
         done = _run_cli(["cli_app:app", "--port", str(port)], cwd=app_dir)
     assert done.returncode == 1
     assert f"Failed to bind to address '127.0.0.1:{port}'" in done.stderr
+
+
+RAY_SCRIPT = '''\
+import sys
+
+import requests
+import ray
+from ray import serve
+
+
+@serve.deployment
+class Echo:
+    def __call__(self, request):
+        return request.query_params["say"]
+
+
+serve.start(http_options={"port": 0})
+serve.run(Echo.bind(), route_prefix="/echo")
+from reference_impl import api  # the script learns the free port; a real one would know it
+url = api.current_instance().url
+assert requests.get(url + "/echo", params={"say": "hi"}).text == "hi"
+print("script argv:", sys.argv[1:], "main:", __name__)
+sys.exit(int(sys.argv[1]))
+'''
+
+
+def _exec(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reference_impl", "exec", *args],
+        cwd=cwd, env=_env(), capture_output=True, text=True, timeout=STARTUP_S + EXIT_S,
+    )
+
+
+def test_exec_runs_an_unchanged_ray_script(tmp_path: Path) -> None:
+    """`reference-serve exec script.py ARGS` runs a `from ray import serve` script as
+    `__main__` with its own argv; the script's exit code is the command's."""
+    (tmp_path / "script.py").write_text(RAY_SCRIPT)
+    done = _exec(tmp_path, "script.py", "0", "--flag")
+    assert done.returncode == 0, done.stderr
+    assert "script argv: ['0', '--flag'] main: __main__" in done.stdout
+    assert _exec(tmp_path, "script.py", "3").returncode == 3
+
+
+def test_exec_reports_a_failing_script_like_python(tmp_path: Path) -> None:
+    """An exception in the script: its traceback (the script's frames, not the runner's)
+    and exit code 1; a missing script: exit code 2 and its name."""
+    (tmp_path / "boom.py").write_text("import ray\nray.get(1)\n")
+    done = _exec(tmp_path, "boom.py")
+    assert done.returncode == 1
+    assert 'File "' in done.stderr and "boom.py\", line 2" in done.stderr, done.stderr
+    assert "`ray.get` is not available" in done.stderr
+    assert "scripts.py" not in done.stderr, done.stderr
+    missing = _exec(tmp_path, "nope.py")
+    assert missing.returncode == 2 and "nope.py" in missing.stderr
+
+
+def test_run_serves_an_unchanged_ray_app(cli: list[Server], app_dir: Path) -> None:
+    """`reference-serve run module:app` where the module does `from ray import serve`."""
+    (app_dir / "ray_app.py").write_text(APP_MODULE.replace("from reference_impl import serve", "from ray import serve"))
+    server = Server(["ray_app:app", "--port", "0"], app_dir, app_dir / "log.txt")
+    cli.append(server)
+    url = server.wait_for_url()
+    assert httpx.get(url + "/", timeout=10).text == "hello from the CLI"
+    assert server.stop() == 0
