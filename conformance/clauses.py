@@ -185,7 +185,19 @@ _CLAUSES = (
     Clause('CTX-3', DOCUMENTED,
            "A `user_config` on a class without a `reconfigure` method fails the deploy, with an error that names the deployment."),
     # --- SCH ---
+    Clause('SCH-1', DOCUMENTED,
+           "`serve.status()` returns a `ServeStatus` listing each running app as an `ApplicationStatusOverview` (status `RUNNING`, message, `last_deployed_time_s`) with one `DeploymentStatusOverview` per deployment (`HEALTHY`, trigger `CONFIG_UPDATE_COMPLETED`, `replica_states == {\"RUNNING\": n}`) and the proxies' `ProxyStatus`; a deleted app is no longer listed."),
+    Clause('SCH-2', DOCUMENTED,
+           "`LoggingConfig` validates as in Ray 2.60 (level names or numbers, `TEXT`/`JSON` encoding, known record attributes, no unknown fields, Ray's messages); the `logging_config` option of `@serve.deployment`, `.options()` and `serve.run` takes a dict or a `LoggingConfig` and rejects bad values before anything is deployed."),
+    Clause('SCH-3', DOCUMENTED,
+           "`ray.serve.schema` provides Ray 2.60's status enums and dataclasses, `ReplicaRank`, and the config models `ServeDeploySchema`, `ServeApplicationSchema` and `DeploymentSchema` with Ray's field names, defaults and validation rules."),
     # --- MET ---
+    Clause('MET-1', DOCUMENTED,
+           "`ray.serve.metrics` `Counter`, `Gauge` and `Histogram` can be created and recorded inside a replica with tag keys and default tags; there Serve adds its `deployment`, `replica` and `application` tag keys and values, which it does not add outside a replica."),
+    Clause('MET-2', DOCUMENTED,
+           "Wrong tags are rejected with Ray 2.60's errors: a missing tag value, an unknown default tag key, a non-`str` tag value, `tag_keys` that are not a tuple of `str`, and (inside a replica) the reserved `deployment`/`replica`/`application` keys."),
+    Clause('MET-3', DOCUMENTED,
+           "Bad values, names and boundaries are rejected with Ray 2.60's errors: `inc` by a value <= 0, non-numeric values, an empty name, a histogram without positive `boundaries`; an invalid name warns and the metric records nothing, without failing."),
 )
 
 CLAUSES: dict[str, Clause] = {c.id: c for c in _CLAUSES}

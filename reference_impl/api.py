@@ -6,8 +6,9 @@ import atexit
 import importlib
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from .config import (
@@ -21,6 +22,18 @@ from .deployment import Application, Deployment
 from .exceptions import ServeNotRunningError
 from .handle import DeploymentHandle
 from .instance import ServeInstance
+from .schema import (
+    ApplicationStatus,
+    ApplicationStatusOverview,
+    DeploymentStatus,
+    DeploymentStatusOverview,
+    DeploymentStatusTrigger,
+    ProxyStatus,
+    ReplicaState,
+    ServeStatus,
+    deployment_logging_config,
+    global_logging_config,
+)
 
 __all__ = [
     "start",
@@ -32,8 +45,6 @@ __all__ = [
     "get_deployment_handle",
     "run_config",
     "current_instance",
-    "ServeStatus",
-    "ApplicationStatus",
 ]
 
 logger = logging.getLogger("reference_impl")
@@ -47,19 +58,25 @@ def current_instance() -> ServeInstance | None:
     return _instance
 
 
-def start(http_options: HTTPOptions | Mapping[str, Any] | None = None, **ignored: Any) -> None:
+def start(
+    http_options: HTTPOptions | Mapping[str, Any] | None = None,
+    logging_config: Any = None,
+    **ignored: Any,
+) -> None:
     """Start the instance (proxy on `http_options.host:port`) if it is not running.
 
     When it runs already, differing `http_options` are ignored with a warning, as in
-    Ray: HTTP settings are fixed for the life of the instance (KA-5).
+    Ray: HTTP settings are fixed for the life of the instance (KA-5). So is
+    `logging_config`, checked (as Ray does) only when the instance starts.
     """
     global _instance
-    unknown = set(ignored) - {"detached", "proxy_location", "grpc_options", "logging_config"}
+    unknown = set(ignored) - {"detached", "proxy_location", "grpc_options"}
     if unknown:
         raise TypeError(f"serve.start() got unexpected keyword argument(s) {sorted(unknown)}")
     options = parse_http_options(http_options)
     with _lock:
         if _instance is None:
+            global_logging_config(logging_config)
             _instance = ServeInstance(options)
             return
         running = _instance.http_options
@@ -109,10 +126,15 @@ def run(
     if not isinstance(name, str) or not name:
         raise ValueError(f"Invalid application name {name!r}: must be a non-empty string.")
     validate_route_prefix(route_prefix)
+    if logging_config:
+        # Ray applies it to each deployment without its own, checking it as theirs.
+        deployment_logging_config(logging_config)
     with _lock:
         if _instance is None:
             start()
+        started_at = time.time()
         handle = _require().deploy(target, name, route_prefix)
+        _deployed_at[name] = started_at
     if blocking:
         _block_until_interrupted()
     return handle
@@ -165,36 +187,41 @@ def get_deployment_handle(deployment_name: str, app_name: str | None = None) -> 
     return instance.handle(app_name, deployment_name)
 
 
-@dataclass(frozen=True)
-class ApplicationStatus:
-    status: str
-    route_prefix: str | None
-    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ServeStatus:
-    applications: dict[str, ApplicationStatus]
-    proxies: dict[str, str]
-    url: str | None
+# The one "node" of this process, named like a Ray node ID (56 hex digits).
+_NODE_ID = (uuid.uuid4().hex + uuid.uuid4().hex)[:56]
+# When each app's latest deploy began (Ray's `last_deployed_time_s`).
+_deployed_at: dict[str, float] = {}
 
 
 def status() -> ServeStatus:
+    """Ray's `ServeStatus`: the proxy, and each app with its deployments.
+
+    A deploy finishes before `serve.run` returns and a failed one leaves no app, so
+    every app listed is RUNNING with HEALTHY deployments whose replicas all run.
+    """
     instance = _instance
     if instance is None:
-        return ServeStatus(applications={}, proxies={}, url=None)
-    apps = {
-        name: ApplicationStatus(
-            status="RUNNING",
-            route_prefix=app.route_prefix,
+        return ServeStatus()
+    applications = {
+        name: ApplicationStatusOverview(
+            status=ApplicationStatus.RUNNING,
+            message="",
+            last_deployed_time_s=_deployed_at.get(name, 0.0),
             deployments={
-                dep_name: {"status": "HEALTHY", "replica_states": {"RUNNING": len(dep.replicas)}}
-                for dep_name, dep in app.deployments.items()
+                dep_name: DeploymentStatusOverview(
+                    status=DeploymentStatus.HEALTHY,
+                    status_trigger=DeploymentStatusTrigger.CONFIG_UPDATE_COMPLETED,
+                    replica_states={ReplicaState.RUNNING.value: len(dep.replicas)},
+                    message="",
+                )
+                for dep_name, dep in list(app.deployments.items())
             },
         )
         for name, app in list(instance.apps.items())
     }
-    return ServeStatus(applications=apps, proxies={"local": "HEALTHY"}, url=instance.url)
+    return ServeStatus(
+        proxies={_NODE_ID: ProxyStatus.HEALTHY}, applications=applications, target_capacity=None
+    )
 
 
 def import_attr(path: str) -> Any:

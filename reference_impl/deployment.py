@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
+from .schema import deployment_logging_config
+
 __all__ = ["Deployment", "Application", "DeploymentOptions", "deployment"]
 
 # Options Ray accepts that have no effect in a single process; accepted so Ray code runs.
@@ -46,6 +48,9 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
         raise TypeError(
             f"Unknown deployment option(s) {unknown}; allowed: {sorted(known | _ACCEPTED_RAY_OPTIONS)}"
         )
+    if "logging_config" in kwargs:
+        # Ray's check and form: a dict or LoggingConfig, stored as the complete dict.
+        kwargs["logging_config"] = deployment_logging_config(kwargs["logging_config"])
     if "name" in kwargs and (not isinstance(kwargs["name"], str) or not kwargs["name"]):
         raise ValueError(f"Invalid deployment name {kwargs['name']!r}: must be a non-empty string.")
     for key, low in (("num_replicas", 1), ("max_ongoing_requests", 1), ("max_queued_requests", -1)):
