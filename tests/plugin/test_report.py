@@ -116,6 +116,37 @@ def graded(pytester: pytest.Pytester, run_inprocess: Run) -> tuple[pytest.RunRes
     return result, report_dir
 
 
+def _report(verdicts: dict[tuple[str, str], str]) -> serve_report.Report:
+    """A report with one documented clause per (tier, verdict) key."""
+    clauses = [
+        serve_report.ClauseResult(f"X-{i}", "documented", "X", "text", verdict, tier=tier)
+        for i, ((tier, _), verdict) in enumerate(verdicts.items())
+    ]
+    return serve_report.Report("0", "hash", {"name": "x"}, {}, "now", 0.0, clauses)
+
+
+@pytest.mark.parametrize(
+    ("api_verdicts", "expected"),
+    [
+        (["pass", "deviation"], "PASSED"),
+        (["pass", "fail"], "FAILED"),
+        (["pass", "untested"], "INCOMPLETE"),
+        (["untested"], "NOT RUN"),
+        (["error", "untested"], "FAILED"),
+    ],
+)
+def test_second_tier_verdict_beside_certification(api_verdicts: list[str], expected: str) -> None:
+    """Only the HTTP-guide tier decides CERTIFIED; the API tier gets its own verdict."""
+    verdicts = {("guide", "g"): "pass"} | {("api", str(i)): v for i, v in enumerate(api_verdicts)}
+    report = _report(verdicts)
+    assert report.certified and report.status == "CERTIFIED"
+    assert report.api_status == expected
+    assert report.to_json()["api_status"] == expected
+    assert f"**Serve API beyond the HTTP guide: {expected}**" in report.to_markdown()
+    failing_guide = _report({("guide", "g"): "fail", ("api", "a"): "pass"})
+    assert not failing_guide.certified and failing_guide.api_status == "PASSED"
+
+
 def test_report_writes_json_and_markdown(graded: tuple[pytest.RunResult, Path]) -> None:
     """--serve-report=DIR writes report.json and report.md covering every clause of the catalogue."""
     result, report_dir = graded
