@@ -157,6 +157,18 @@ _CLAUSES = (
            "Starting, deleting and shutting down leaves no leaked task, thread, process or port."),
     # ---- Second tier: Serve API beyond the HTTP guide (measured on Ray 2.60 first) ----
     # --- BAT ---
+    Clause('BAT-1', DOCUMENTED,
+           "Concurrent calls of a `@serve.batch` method are gathered into calls with lists of at most `max_batch_size` items; each caller gets the result for its own input."),
+    Clause('BAT-2', DOCUMENTED,
+           "A partial batch waits at most `batch_wait_timeout_s` for more calls, then runs as it is."),
+    Clause('BAT-3', DOCUMENTED,
+           "An exception of the batch function reaches every caller of the batch; a result list of the wrong length fails them with `RayServeException`."),
+    Clause('BAT-4', DOCUMENTED,
+           "A batched async generator yields one list per step; each caller iterates over its own items."),
+    Clause('BAT-5', DOCUMENTED,
+           "`set_max_batch_size` / `set_batch_wait_timeout_s` on the decorated method change a live batcher (e.g. from `reconfigure`)."),
+    Clause('BAT-6', DOCUMENTED,
+           "`@serve.batch` rejects a sync function, `max_batch_size` < 1 and a negative `batch_wait_timeout_s`, with Ray's exception types and messages."),
     # --- MUX ---
     Clause('MUX-1', DOCUMENTED,
            "`serve.get_multiplexed_model_id()` returns the model ID a request names: the `serve_multiplexed_model_id` HTTP header (case-insensitive; `-` for `_` accepted) or `handle.options(multiplexed_model_id=...)`; \"\" when it names none."),

@@ -22,6 +22,7 @@ from .api import (
     start,
     status,
 )
+from .batching import batch
 from .config import HTTPOptions
 from .context import get_multiplexed_model_id, get_replica_context
 from .deployment import Application, Deployment, deployment
@@ -33,6 +34,7 @@ from .schema import TracingConfig  # Ray exports it at top level too
 
 __all__ = [
     "Application",
+    "batch",
     "Deployment",
     "DeploymentHandle",
     "DeploymentResponse",
