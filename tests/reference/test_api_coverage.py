@@ -19,8 +19,9 @@ def _implemented() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     module = None
     for line in PAGE.read_text(encoding="utf-8").splitlines():
-        if heading := re.match(r"## (ray\.serve[\w.]*):", line):
-            module = heading.group(1)
+        if line.startswith("## "):
+            heading = re.match(r"## (ray\.serve[\w.]*):", line)
+            module = heading.group(1) if heading else None
         elif (item := re.match(r"- \[X\] `(\w+)`", line)) and module is not None:
             found.setdefault(module, []).append(item.group(1))
     return found
