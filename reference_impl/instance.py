@@ -125,10 +125,15 @@ class ServeInstance:
         kwargs = {k: self._resolve(v, app, seen) for k, v in node.kwargs.items()}
         dep = node.deployment
         if dep.name in app.deployments:
-            raise ServeError(
-                f"Application {app.name!r} has two different deployments named {dep.name!r}; "
-                "give one of them another name with .options(name=...)."
+            # As Ray: a second deployment of the same name becomes Name_1, Name_2, ...
+            base, index = dep.name, 1
+            while f"{base}_{index}" in app.deployments:
+                index += 1
+            logger.warning(
+                "There are multiple deployments with the same name '%s'. Renaming one to '%s'.",
+                base, f"{base}_{index}",
             )
+            dep = dep.options(name=f"{base}_{index}")
         opts = dep.options_
         replicas = [
             Replica(dep, app.name, i, args, kwargs, world_size=opts.num_replicas)

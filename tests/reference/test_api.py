@@ -217,3 +217,27 @@ def test_ray_only_options_are_accepted() -> None:
         "ray_actor_options": {"num_cpus": 0},
         "health_check_period_s": 1,
     }
+
+
+def test_same_deployment_bound_twice_is_renamed(instance: ServeInstance) -> None:
+    """As Ray 2.60: the second use of a deployment name in one app becomes `Name_1`."""
+
+    @serve.deployment
+    class Adder:
+        def __init__(self, increment: int) -> None:
+            self.increment = increment
+
+        def __call__(self, x: int) -> int:
+            return x + self.increment
+
+    @serve.deployment
+    class Both:
+        def __init__(self, one: Any, two: Any) -> None:
+            self.one, self.two = one, two
+
+        async def __call__(self, x: int) -> int:
+            return await self.two.remote(await self.one.remote(x))
+
+    handle = serve.run(Both.bind(Adder.bind(1), Adder.bind(10)), name="twice", route_prefix=None)
+    assert handle.remote(0).result(timeout_s=10) == 11
+    assert sorted(serve.status().applications["twice"].deployments) == ["Adder", "Adder_1", "Both"]
