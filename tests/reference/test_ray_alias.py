@@ -78,6 +78,7 @@ def test_other_ray_apis_fail_loudly_by_name() -> None:
         def hi():
             return "hi"
 
+        serve.start(http_options={"port": 0})  # never the default port 8000
         serve.run(hi.bind(), route_prefix=None)
         ray.shutdown()
         assert not ray.is_initialized()
