@@ -8,6 +8,7 @@ import argparse
 import importlib.util
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,8 +43,47 @@ def _parser() -> argparse.ArgumentParser:
     certify.add_argument(
         "--clause", action="append", default=[], metavar="PREFIX", help="only clauses starting with PREFIX (repeatable)"
     )
+    certify.add_argument(
+        "-n",
+        "--workers",
+        default="auto",
+        type=_workers,
+        metavar="N",
+        help="run the suite in N processes (pytest-xdist), each with its own instance and "
+        "each configuration on one of them; 'auto' (default): "
+        + ", ".join(f"{n} for {impl}" for impl, n in AUTO_WORKERS.items())
+        + ", 1 for other implementations, 1 without pytest-xdist; 1 runs in this process",
+    )
     certify.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     return parser
+
+
+# Processes `--workers auto` runs for an implementation. The reference is in-process
+# and most conformance tests wait on timers, so four processes share two cores well;
+# each Ray worker starts a whole Ray instance. An adapter of another implementation
+# may not allow two instances side by side: it runs serially unless told otherwise.
+AUTO_WORKERS = {"reference": 4, "ray": 2}
+
+
+def _workers(value: str) -> int | None:
+    """`auto` → None; otherwise a positive whole number."""
+    if value == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1 or 'auto', not {value!r}")
+    return int(value)
+
+
+def _xdist_args(impl: str, workers: int | None) -> list[str]:
+    have_xdist = importlib.util.find_spec("xdist") is not None
+    if workers is None:
+        workers = AUTO_WORKERS.get(impl, 1) if have_xdist else 1
+    elif workers > 1 and not have_xdist:
+        raise SystemExit(
+            f"pytest-serve certify: --workers {workers} needs pytest-xdist; "
+            "install it (`pip install pytest-xdist`) or pass --workers 1"
+        )
+    return ["-n", str(workers), "--dist", "loadgroup"] if workers > 1 else []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,17 +114,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "-W",
         "ignore:Module already imported so cannot be rewritten; pytest_serve",
     ]
+    if importlib.util.find_spec("pytest_asyncio") is not None:
+        # The suite has no async fixtures; this only silences pytest-asyncio's warning
+        # about the unset default.
+        pytest_args += ["-o", "asyncio_default_fixture_loop_scope=function"]
     if args.deviations:
         pytest_args.append(f"--serve-deviations={args.deviations}")
     pytest_args += [f"--clause={c}" for c in args.clause]
+    pytest_args += _xdist_args(args.impl, args.workers)
     pytest_args += args.pytest_args
+    started = time.monotonic()
     code = pytest.main(pytest_args)
+    elapsed = time.monotonic() - started
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
         return 2
     report = report_dir / "report.json"
     if not report.exists():
         print(f"pytest-serve: no report was written (pytest exit code {int(code)})", file=sys.stderr)
         return 2
+    print(f"pytest-serve certify: {args.impl} took {elapsed:.1f} s")
     # A run limited with --clause is judged on the clauses it ran ("passed"); a full run
     # on certification.
     return 0 if json.loads(report.read_text(encoding="utf-8"))["passed"] else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
@@ -40,6 +41,7 @@ ENV_IMPL = "PYTEST_SERVE_IMPL"
 ENV_RAY_ALIAS = "PYTEST_SERVE_RAY_ALIAS"
 COLLECTOR_KEY = pytest.StashKey[ResultCollector]()
 ALIAS_KEY = pytest.StashKey[RayAliasState]()
+CONFIG_FILE_KEY = "~config-file"  # sorts last; each such test starts its own instance
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -150,6 +152,52 @@ def pytest_configure(config: pytest.Config) -> None:
     collector = ResultCollector(config, manager)
     config.stash[COLLECTOR_KEY] = collector
     config.pluginmanager.register(collector, "serve-results")
+    if hasattr(config, "workerinput"):
+        config.pluginmanager.register(XdistGrouping(), "serve-xdist-grouping")
+    elif config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistStarts(manager), "serve-xdist-starts")
+
+
+def _config_key(item: pytest.Item) -> str:
+    """Which instance the test needs: tests with one key share one instance."""
+    names = getattr(item, "fixturenames", ())
+    if "serve_config" in names:
+        instance_config(item)  # bad marker arguments are usage errors here too
+        return CONFIG_FILE_KEY
+    if "serve_instance" in names:
+        return instance_config(item).key
+    return DEFAULT_CONFIG.key
+
+
+class XdistGrouping:
+    """Under `pytest -n N --dist loadgroup`, keeps each configuration's tests on one worker.
+
+    Registered on xdist workers only. It marks tests of each non-default configuration
+    with `xdist_group`, so a worker starts that configuration once instead of every
+    worker starting it (tests with default settings spread freely; config-file tests
+    restart anyway). Tests that already carry an `xdist_group` mark keep their own.
+    """
+
+    @pytest.hookimpl(tryfirst=True)  # xdist reads the marks in its own hook of this name
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            key = _config_key(item)
+            if key in (DEFAULT_CONFIG.key, CONFIG_FILE_KEY) or item.get_closest_marker("xdist_group"):
+                continue
+            digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+            item.add_marker(pytest.mark.xdist_group(f"serve-config-{digest}"))
+
+
+class XdistStarts:
+    """On the xdist controller: adds up the instance starts its workers report."""
+
+    def __init__(self, manager: InstanceManager) -> None:
+        self.manager = manager
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        starts, configs = getattr(node, "workeroutput", {}).get("serve_starts", (0, []))
+        self.manager.starts += starts
+        self.manager.configs.update(configs)
 
 
 def pytest_collection_modifyitems(
@@ -176,26 +224,19 @@ def pytest_collection_modifyitems(
     # Group tests by the instance settings they need, default settings first and tests
     # that start from a config file last, so the instance restarts once per distinct
     # configuration (costly on Ray: ~10 s each).
-    default_key = DEFAULT_CONFIG.key
-    order = {default_key: 0}
-    keys = {}
-    for item in items:
-        names = getattr(item, "fixturenames", ())
-        if "serve_config" in names:
-            instance_config(item)  # bad marker arguments are usage errors here too
-            key = "~config-file"
-        elif "serve_instance" in names:
-            key = instance_config(item).key
-        else:
-            key = default_key
-        keys[item] = key
+    keys = {item: _config_key(item) for item in items}
+    order = {DEFAULT_CONFIG.key: 0}
+    for key in keys.values():
         order.setdefault(key, len(order))
-    order["~config-file"] = len(order)
+    order[CONFIG_FILE_KEY] = len(order)
     items.sort(key=lambda item: order[keys[item]])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     manager = session.config.stash.get(MANAGER_KEY, None)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if manager is not None and workeroutput is not None:
+        workeroutput["serve_starts"] = (manager.starts, sorted(manager.configs))
     if manager is not None:
         try:
             manager.stop()

@@ -20,6 +20,12 @@ def _clauses_of(report: pytest.TestReport) -> list[str]:
     return [v for k, v in report.user_properties if k == "serve_clause"]
 
 
+def _plain_nodeid(nodeid: str) -> str:
+    """The test's ID without the `@group` that `--dist loadgroup` appends to it."""
+    at = nodeid.rfind("@")
+    return nodeid[:at] if at > nodeid.rfind("]") and at > nodeid.rfind("::") else nodeid
+
+
 class ResultCollector:
     """A plugin object: sees every test report (also under xdist, on the controller)."""
 
@@ -38,11 +44,12 @@ class ResultCollector:
         clauses = _clauses_of(report)
         if not clauses:
             return
-        outcome = self.tests.get(report.nodeid)
+        nodeid = _plain_nodeid(report.nodeid)
+        outcome = self.tests.get(nodeid)
         if outcome is None:
-            outcome = self.tests[report.nodeid] = TestOutcome(report.nodeid, "passed")
+            outcome = self.tests[nodeid] = TestOutcome(nodeid, "passed")
             for clause in clauses:
-                self.by_clause.setdefault(clause, []).append(report.nodeid)
+                self.by_clause.setdefault(clause, []).append(nodeid)
         outcome.duration += report.duration
         if report.skipped and outcome.outcome == "passed":
             outcome.outcome = "skipped"

@@ -55,3 +55,24 @@ def test_certify_bad_impl_exits_2(tmp_path: Path) -> None:
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and "Cannot import Serve implementation module 'nonsense'" in errors[0], errors
     assert not (tmp_path / "report").exists()
+
+
+def test_certify_workers_run_the_suite_in_parallel(tmp_path: Path) -> None:
+    """`certify --workers 2` runs in two xdist processes; the report names tests without xdist's `@group`."""
+    done = certify("--clause", "KA-3", "--clause", "RET-2", "--workers", "2", "--report", str(tmp_path / "r"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "bringing up nodes" in done.stdout, done.stdout[-2000:]  # pytest-xdist's line
+    assert "pytest-serve certify: reference took" in done.stdout
+    report = read_report(tmp_path / "r")
+    assert {"KA-3": "pass", "RET-2": "pass"}.items() <= verdicts(report).items()
+    nodeids = [t["nodeid"] for c in report["clauses"] for t in c["tests"]]
+    assert nodeids and not any("@" in n for n in nodeids), nodeids
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_certify_rejects_bad_workers(tmp_path: Path, value: str) -> None:
+    """`--workers` takes a whole number ≥ 1 or 'auto'; anything else is a usage error (exit 2)."""
+    done = certify(f"--workers={value}", "--report", str(tmp_path / "r"), cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--workers: must be a whole number ≥ 1 or 'auto'" in done.stderr, done.stderr
+    assert not (tmp_path / "r").exists()

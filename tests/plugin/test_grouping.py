@@ -109,3 +109,51 @@ def test_serve_config_tests_run_last(pytester: pytest.Pytester, run_subprocess: 
             "pytest-serve: reference started 4 time(s) for 3 distinct configuration(s)",
         ]
     )
+
+
+def test_xdist_keeps_each_config_on_one_worker(pytester: pytest.Pytester, run_subprocess: Run) -> None:
+    """Under -n 2 --dist loadgroup, each non-default configuration runs on one worker only.
+
+    Tests that carry their own xdist_group mark keep it.
+    """
+    pytester.makepyfile(
+        OPTIONS_CHECK
+        + """
+    import os
+
+    def log(config):
+        with open("workers.log", "a") as f:
+            f.write(f"{config} {os.environ['PYTEST_XDIST_WORKER']}\\n")
+
+    @A
+    @pytest.mark.parametrize("n", range(4))
+    def test_a(serve_instance, n):
+        assert options().keep_alive_timeout_s == 7
+        log("A")
+
+    @B
+    @pytest.mark.parametrize("n", range(4))
+    def test_b(serve_instance, n):
+        assert options().request_timeout_s == 9
+        log("B")
+
+    @pytest.mark.parametrize("n", range(4))
+    def test_default(serve_instance, n):
+        log("default")
+
+    @A
+    @pytest.mark.xdist_group("mine")
+    def test_own_group(serve_instance, request):
+        assert request.node.nodeid.endswith("@mine")
+    """
+    )
+    result = run_subprocess("-n", "2", "--dist", "loadgroup")
+    result.assert_outcomes(passed=13)
+    workers: dict[str, set[str]] = {}
+    for line in (pytester.path / "workers.log").read_text().splitlines():
+        config, worker = line.split()
+        workers.setdefault(config, set()).add(worker)
+    assert len(workers["A"]) == 1 and len(workers["B"]) == 1, workers
+    # Starts add up over the workers: default on each worker that ran a default test,
+    # A and B once each, A again for the test in its own group.
+    result.stdout.re_match_lines([r"pytest-serve: reference started [3-6] time\(s\) for 3 distinct configuration\(s\)"])
