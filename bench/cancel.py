@@ -18,7 +18,7 @@ from .plan import Plan
 from .systems import Server
 from .tools import summary_ms
 
-__all__ = ["measure", "EventLog"]
+__all__ = ["EventLog", "measure"]
 
 _WAIT_S = 10.0
 _POLL_S = 0.0005
@@ -29,7 +29,7 @@ class EventLog:
     """Reads the `what id t` lines the server appends, incrementally."""
 
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "rb")
+        self._file = open(path, "rb")  # noqa: SIM115 (read while the run lasts; closed in close())
         self._partial = b""
         self.seen: dict[tuple[str, str], float] = {}
 

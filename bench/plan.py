@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Plan", "QUICK", "FULL"]
+__all__ = ["FULL", "QUICK", "Plan"]
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                 cmd.append("--idle")
             result: dict[str, object] = {}
             load = threading.Thread(
-                target=lambda: result.update(wrk=run_wrk(server.url + "/", connections=args.connections, duration_s=args.seconds + 1))
+                target=lambda: result.update(
+                    wrk=run_wrk(server.url + "/", connections=args.connections, duration_s=args.seconds + 1)
+                )
             )
             load.start()
             subprocess.run(cmd, check=True, capture_output=True, timeout=args.seconds + 60)

@@ -63,7 +63,16 @@ def table(results: dict[str, Any]) -> str:
     s = results.get("systems", {})
     rows: list[tuple[str, ...]] = []
 
-    def add(metric: str, path: tuple[str, ...], *, lower_better: bool, target: str = "", check=None, scale: float = 1.0, digits: int = 2) -> None:
+    def add(
+        metric: str,
+        path: tuple[str, ...],
+        *,
+        lower_better: bool,
+        target: str = "",
+        check=None,
+        scale: float = 1.0,
+        digits: int = 2,
+    ) -> None:
         ref = _get(s, REF, *path)
         bare = _get(s, BARE, *path)
         ray = _get(s, RAY, *path)
@@ -71,7 +80,18 @@ def table(results: dict[str, Any]) -> str:
         ref_bare = _ratio(ref, bare)
         ray_ref = _ratio(ray, ref) if lower_better else _ratio(ref, ray)
         verdict = _verdict(check(ref, ref_bare, ray_ref)) if check else ""
-        rows.append((metric, _num(ref, digits), _num(bare, digits), _num(ray, digits), _x(ref_bare), _x(ray_ref), target, verdict))
+        rows.append(
+            (
+                metric,
+                _num(ref, digits),
+                _num(bare, digits),
+                _num(ray, digits),
+                _x(ref_bare),
+                _x(ray_ref),
+                target,
+                verdict,
+            )
+        )
 
     su = results.get("startup", {})
     ref_start = _get(su, REF, "start_to_200_s", "p50")
@@ -79,15 +99,45 @@ def table(results: dict[str, Any]) -> str:
     bare_start = _get(su, BARE, "start_to_200_s", "p50")
     speedup = _ratio(ray_start, ref_start)
     ok = _all_ok(None if ref_start is None else ref_start <= 0.2, None if speedup is None else speedup >= 60)
-    rows.append(("startup: serve.run → first 200 (s)", _num(ref_start, 3), _num(bare_start, 3), _num(ray_start, 2), _x(_ratio(ref_start, bare_start)), _x(speedup), "≤ 0.2 s; ≥ 60× Ray", _verdict(ok)))
+    rows.append(
+        (
+            "startup: serve.run → first 200 (s)",
+            _num(ref_start, 3),
+            _num(bare_start, 3),
+            _num(ray_start, 2),
+            _x(_ratio(ref_start, bare_start)),
+            _x(speedup),
+            "≤ 0.2 s; ≥ 60× Ray",
+            _verdict(ok),
+        )
+    )
 
     def p50_check(ref: Any, ref_bare: Any, ray_ref: Any) -> bool | None:
         return _all_ok(None if ref_bare is None else ref_bare <= 1.3, None if ray_ref is None else ray_ref >= 5)
 
-    add("latency keep-alive p50 (ms)", ("latency", "keepalive", "latency_ms", "p50"), lower_better=True, target="≤ 1.3× bare; ≥ 5× Ray", check=p50_check, digits=3)
+    add(
+        "latency keep-alive p50 (ms)",
+        ("latency", "keepalive", "latency_ms", "p50"),
+        lower_better=True,
+        target="≤ 1.3× bare; ≥ 5× Ray",
+        check=p50_check,
+        digits=3,
+    )
     add("latency keep-alive p99 (ms)", ("latency", "keepalive", "latency_ms", "p99"), lower_better=True, digits=3)
-    add("latency new connection p50 (ms)", ("latency", "new_connection", "latency_ms", "p50"), lower_better=True, target="(≤ 1.3× bare; ≥ 5× Ray)", check=p50_check, digits=3)
-    add("latency new connection p99 (ms)", ("latency", "new_connection", "latency_ms", "p99"), lower_better=True, digits=3)
+    add(
+        "latency new connection p50 (ms)",
+        ("latency", "new_connection", "latency_ms", "p50"),
+        lower_better=True,
+        target="(≤ 1.3× bare; ≥ 5× Ray)",
+        check=p50_check,
+        digits=3,
+    )
+    add(
+        "latency new connection p99 (ms)",
+        ("latency", "new_connection", "latency_ms", "p99"),
+        lower_better=True,
+        digits=3,
+    )
 
     def tput_check(ref: Any, ref_bare: Any, ray_ref: Any) -> bool | None:
         return _all_ok(None if ref_bare is None else ref_bare >= 0.7, None if ray_ref is None else ray_ref >= 5)
@@ -95,17 +145,40 @@ def table(results: dict[str, Any]) -> str:
     for c in _get(results, "plan", "concurrency") or ():
         c = str(c)
         target = "≥ 0.7× bare; ≥ 5× Ray" if c == "32" else ""
-        add(f"throughput c={c} (req/s)", ("throughput", c, "rps"), lower_better=False, target=target, check=tput_check if c == "32" else None, digits=0)
+        add(
+            f"throughput c={c} (req/s)",
+            ("throughput", c, "rps"),
+            lower_better=False,
+            target=target,
+            check=tput_check if c == "32" else None,
+            digits=0,
+        )
 
     def cancel_check(ref: Any, *_: Any) -> bool | None:
         return None if not isinstance(ref, (int, float)) else ref <= 20
+
     add("disconnect → CancelledError p50 (ms)", ("cancel", "latency_ms", "p50"), lower_better=True, digits=2)
-    add("disconnect → CancelledError p99 (ms)", ("cancel", "latency_ms", "p99"), lower_better=True, target="≤ 20 ms p99", check=cancel_check, digits=2)
+    add(
+        "disconnect → CancelledError p99 (ms)",
+        ("cancel", "latency_ms", "p99"),
+        lower_better=True,
+        target="≤ 20 ms p99",
+        check=cancel_check,
+        digits=2,
+    )
 
     def jitter_check(ref: Any, *_: Any) -> bool | None:
         return None if not isinstance(ref, (int, float)) else ref <= 10
+
     add("stream chunk jitter p50 (ms)", ("stream", "jitter_ms", "p50"), lower_better=True, digits=2)
-    add("stream chunk jitter p99 (ms)", ("stream", "jitter_ms", "p99"), lower_better=True, target="≤ 10 ms", check=jitter_check, digits=2)
+    add(
+        "stream chunk jitter p99 (ms)",
+        ("stream", "jitter_ms", "p99"),
+        lower_better=True,
+        target="≤ 10 ms",
+        check=jitter_check,
+        digits=2,
+    )
     add("stream first byte p50 (ms)", ("stream", "first_byte_ms", "p50"), lower_better=True, digits=2)
     add("RSS idle (MiB)", ("memory", "idle_mib"), lower_better=True, digits=0)
     count = _get(results, "plan", "memory_requests") or 0
@@ -123,7 +196,18 @@ def table(results: dict[str, Any]) -> str:
     fix_ref = _get(suite, "fixture", REF, "total_ms", "p50")
     fix_ray = _get(suite, "fixture", RAY, "total_ms", "p50")
     if fix_ref is not None:
-        rows.append(("serve_app deploy + teardown p50 (ms)", _num(fix_ref, 2), "", _num(fix_ray, 0), "", _x(_ratio(fix_ray, fix_ref)), "≤ 30 ms", _verdict(fix_ref <= 30)))
+        rows.append(
+            (
+                "serve_app deploy + teardown p50 (ms)",
+                _num(fix_ref, 2),
+                "",
+                _num(fix_ray, 0),
+                "",
+                _x(_ratio(fix_ray, fix_ref)),
+                "≤ 30 ms",
+                _verdict(fix_ref <= 30),
+            )
+        )
 
     header = ("metric", "reference", "bare", "Ray", "ref/bare", "Ray vs ref", "target", "status")
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * 5 + ["---", "---"]) + "|"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import os
 import platform
 import statistics
@@ -25,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from . import cancel, latency, memory, report, startup, stream, suite, throughput, systems
+from . import cancel, latency, memory, report, startup, stream, suite, systems, throughput
 from .plan import FULL, QUICK, Plan
 from .tools import ensure_wrk, python_has, run_wrk
 
@@ -46,8 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         "--ray-python",
         metavar="PATH",
         default=None,
-        help="a Python interpreter that can import ray (default: this one, if it can; "
-        "also $BENCH_RAY_PYTHON)",
+        help="a Python interpreter that can import ray (default: this one, if it can; also $BENCH_RAY_PYTHON)",
     )
     parser.add_argument(
         "--server-cpus",
@@ -89,14 +89,14 @@ def _versions(ray_version: str | None) -> dict[str, str]:
     return out
 
 
-def _step(results: dict[str, Any], key: str, fn: Callable[[], Any]) -> None:
-    """Run one measurement; a failure is recorded and the run goes on."""
+def _step(results: dict[str, Any], key: str, fn: Callable[..., Any], *args: Any) -> None:
+    """Run `fn(*args)`, one measurement; a failure is recorded and the run goes on."""
     started = time.perf_counter()
     print(f"bench:   {key} ...", end="", flush=True)
     try:
-        results[key] = fn()
+        results[key] = fn(*args)
         print(f" {time.perf_counter() - started:.1f} s", flush=True)
-    except Exception as err:  # noqa: BLE001 - one broken measurement must not lose the rest
+    except Exception as err:
         results[key] = {"error": f"{type(err).__name__}: {err}"}
         print(f" failed: {err}", flush=True)
         traceback.print_exc(limit=3)
@@ -112,7 +112,9 @@ def _median_of(rounds: list[Any]) -> Any:
     return first
 
 
-def _measure_group(group: list[systems.System], plan: Plan, workdir: Path) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+def _measure_group(
+    group: list[systems.System], plan: Plan, workdir: Path
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Start the group's servers together and measure them round by round, so the
     ratios between them come from the same minutes of a noisy machine."""
     results: dict[str, Any] = {}
@@ -122,13 +124,13 @@ def _measure_group(group: list[systems.System], plan: Plan, workdir: Path) -> tu
             print(f"bench: {system.label}: starting", flush=True)
             try:
                 servers[system.name] = system.start(workdir)
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:
                 print(f"bench: {system.label} did not start: {err}", flush=True)
                 results[system.name] = {"error": str(err)}
         for name, server in servers.items():
             results[name] = {"version": server.info.get("version"), "pid": server.pid}
             print(f"bench: {server.system.label}", flush=True)
-            _step(results[name], "memory", lambda: memory.measure(server, plan))
+            _step(results[name], "memory", memory.measure, server, plan)
             run_wrk(server.url + "/", connections=8, duration_s=plan.warmup_s, cpus=plan.load_cpus)
         rounds: dict[str, dict[str, list[Any]]] = {n: {"latency": [], "throughput": []} for n in servers}
         for i in range(plan.rounds):
@@ -136,7 +138,7 @@ def _measure_group(group: list[systems.System], plan: Plan, workdir: Path) -> tu
                 print(f"bench: {server.system.label}, round {i + 1} of {plan.rounds}", flush=True)
                 for key, module in (("latency", latency), ("throughput", throughput)):
                     probe: dict[str, Any] = {}
-                    _step(probe, key, lambda: module.measure(server, plan))
+                    _step(probe, key, module.measure, server, plan)
                     if "error" not in probe[key]:
                         rounds[name][key].append(probe[key])
                     else:
@@ -149,8 +151,8 @@ def _measure_group(group: list[systems.System], plan: Plan, workdir: Path) -> tu
             print(f"bench: {server.system.label}", flush=True)
             if name != "starlette":  # Starlette does not cancel a plain handler
                 trials = plan.cancel_trials_ray if name == "ray" else plan.cancel_trials
-                _step(results[name], "cancel", lambda: cancel.measure(server, plan, trials))
-            _step(results[name], "stream", lambda: stream.measure(server, plan))
+                _step(results[name], "cancel", cancel.measure, server, plan, trials)
+            _step(results[name], "stream", stream.measure, server, plan)
         return results, {n: startup.sample(s) for n, s in servers.items()}
     finally:
         for server in servers.values():
@@ -163,9 +165,7 @@ def _leftovers() -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    plan = dataclasses.replace(
-        QUICK if args.quick else FULL, server_cpus=args.server_cpus, load_cpus=args.load_cpus
-    )
+    plan = dataclasses.replace(QUICK if args.quick else FULL, server_cpus=args.server_cpus, load_cpus=args.load_cpus)
     ensure_wrk()
     ray_python, ray_note = _ray_python(args)
     chosen = [systems.starlette(), systems.reference()]
@@ -200,16 +200,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 extra = {"reference": plan.startup_runs, "ray": plan.startup_runs_ray}.get(system.name, 0)
                 earlier = [first_starts[system.name]] if system.name in first_starts else []
                 print(f"bench: {system.label}: start-up", flush=True)
-                _step(results["startup"], system.name, lambda: startup.measure(system, extra, workdir, earlier))
+                _step(results["startup"], system.name, startup.measure, system, extra, workdir, earlier)
         print("bench: pytest-serve", flush=True)
         _step(results["suite"], "fixture", lambda: {"reference": suite.fixture_overhead(plan.fixture_tests)})
         if ray_python and plan.fixture_tests_ray:
             fixture = results["suite"]["fixture"]
             if "error" not in fixture:
-                _step(fixture, "ray", lambda: suite.fixture_overhead(plan.fixture_tests_ray, ray_python, "ray"))
+                _step(fixture, "ray", suite.fixture_overhead, plan.fixture_tests_ray, ray_python, "ray")
         if plan.suite:
             _step(results["suite"], "serial", suite.conformance_wall_time)
-            _step(results["suite"], "xdist", lambda: suite.conformance_wall_time(workers=4))
+            _step(results["suite"], "xdist", functools.partial(suite.conformance_wall_time, workers=4))
     ray_version = results["systems"].get("ray", {}).get("version")
     results["meta"]["versions"] = _versions(ray_version)
     results["meta"]["wall_s"] = round(time.perf_counter() - began, 1)
@@ -218,8 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["meta"]["leftover_processes"] = leftovers
 
     print()
-    print(f"{results['meta']['date']} · {results['meta']['cpus']} CPUs · plan {plan.name} · "
-          + ", ".join(f"{k} {v}" for k, v in results["meta"]["versions"].items()))
+    print(
+        f"{results['meta']['date']} · {results['meta']['cpus']} CPUs · plan {plan.name} · "
+        + ", ".join(f"{k} {v}" for k, v in results["meta"]["versions"].items())
+    )
     print(report.table(results))
     if leftovers:
         print(f"bench: WARNING: processes left running: {leftovers}")

@@ -27,7 +27,7 @@ __all__ = ["conformance_wall_time", "fixture_overhead"]
 _ROOT = Path(__file__).resolve().parent.parent
 _SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors|skipped|xfailed|xpassed)")
 
-_TESTS = '''
+_TESTS = """
 import pytest
 
 _apps = {}
@@ -47,16 +47,16 @@ def _app(serve):
 @pytest.mark.parametrize("i", range(int(__import__("os").environ["BENCH_FIXTURE_TESTS"])))
 def test_deploy(serve_app, serve, i):
     serve_app(_app(serve).bind())
-'''
+"""
 
-_CONFTEST = '''
+_CONFTEST = """
 import json, os
 
 
 def pytest_runtest_logreport(report):
     with open(os.environ["BENCH_FIXTURE_LOG"], "a") as f:
         f.write(json.dumps([report.nodeid, report.when, report.duration, report.outcome]) + "\\n")
-'''
+"""
 
 
 def _counts(output: str) -> dict[str, int]:
@@ -77,7 +77,9 @@ def conformance_wall_time(workers: int | None = None, timeout_s: float = 900) ->
     return {"wall_s": round(wall, 2), "workers": workers or 1, "exit": done.returncode, **_counts(done.stdout)}
 
 
-def fixture_overhead(tests: int, python: str = sys.executable, impl: str = "reference", timeout_s: float = 600) -> dict[str, Any]:
+def fixture_overhead(
+    tests: int, python: str = sys.executable, impl: str = "reference", timeout_s: float = 600
+) -> dict[str, Any]:
     """Per-test setup + call + teardown of tests that only deploy with `serve_app`."""
     with tempfile.TemporaryDirectory(prefix="bench-fixture-") as tmp:
         folder = Path(tmp)
@@ -104,7 +106,7 @@ def fixture_overhead(tests: int, python: str = sys.executable, impl: str = "refe
     return {
         "tests": len(rows),
         "wall_s": round(wall, 2),
-        "first_test_s": round(sum(list(per_test.values())[0].values()), 4) if per_test else None,
+        "first_test_s": round(sum(next(iter(per_test.values())).values()), 4) if per_test else None,
         "deploy_ms": summary_ms([r.get("call", 0.0) for r in rows]),
         "teardown_ms": summary_ms([r.get("teardown", 0.0) for r in rows]),
         "total_ms": summary_ms(totals),

@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-__all__ = ["System", "Server", "reference", "starlette", "ray", "free_port"]
+__all__ = ["Server", "System", "free_port", "ray", "reference", "starlette"]
 
 _SERVERS = Path(__file__).with_name("servers")
 _READY = "BENCH_READY "
@@ -117,12 +117,16 @@ class System:
         cmd += ["--port", str(port), "--events", str(events)]
         if startup_only:
             cmd.append("--startup-only")
-        log_file = open(log, "wb")
+        log_file = open(log, "wb")  # noqa: SIM115 (the server process writes it until stopped)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         started = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env,
+            cmd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
         )
         server = Server(self, proc, "", {}, events, log, 0.0, log_file)
         try:
@@ -159,6 +163,12 @@ def starlette(python: str = sys.executable) -> System:
 
 def ray(python: str) -> System:
     return System(
-        "ray", "Ray Serve", python, "serve_app.py", ("--impl", "ray"),
-        needs_port=True, ready_timeout_s=180.0, stop_timeout_s=60.0,
+        "ray",
+        "Ray Serve",
+        python,
+        "serve_app.py",
+        ("--impl", "ray"),
+        needs_port=True,
+        ready_timeout_s=180.0,
+        stop_timeout_s=60.0,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WrkResult", "ensure_wrk", "run_wrk", "percentile", "summary_ms", "python_has"]
+__all__ = ["WrkResult", "ensure_wrk", "percentile", "python_has", "run_wrk", "summary_ms"]
 
 _LUA = Path(__file__).with_name("wrk_report.lua")
 _MARK = "BENCH_WRK "
@@ -139,9 +139,7 @@ def python_has(python: str, module: str) -> bool:
 
         return importlib.util.find_spec(module) is not None
     try:
-        done = subprocess.run(
-            [python, "-c", f"import {module}"], capture_output=True, timeout=120
-        )
+        done = subprocess.run([python, "-c", f"import {module}"], capture_output=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pytest_serve.http import StreamResult
 from pytest_serve.probe import ProbeEvent
 
-__all__ = ["ITEMS", "MIN_SPREAD", "MAX_LAG_S", "assert_incremental"]
+__all__ = ["ITEMS", "MAX_LAG_S", "MIN_SPREAD", "assert_incremental"]
 
 # The guide's example: `yield str(i); time.sleep(0.1)` with max=10, so item i is the
 # single byte str(i) and the body is b"0123456789".
@@ -35,13 +35,15 @@ def assert_incremental(result: StreamResult, yields: list[ProbeEvent]) -> None:
     produced = [e.t - yields[0].t for e in yields]
     generator_span = produced[-1]
     spread = arrived[-1] - arrived[0]
-    timeline = ", ".join(f"{i}: yielded +{p:.2f} s, arrived +{a - arrived[0]:.2f} s"
-                         for i, (p, a) in enumerate(zip(produced, arrived)))
+    timeline = ", ".join(
+        f"{i}: yielded +{p:.2f} s, arrived +{a - arrived[0]:.2f} s"
+        for i, (p, a) in enumerate(zip(produced, arrived, strict=True))
+    )
     assert spread >= MIN_SPREAD * generator_span, (
         f"items 0..{ITEMS - 1} arrived within {spread:.2f} s of each other, but the generator "
         f"took {generator_span:.2f} s to yield them: the body was not streamed ({timeline})"
     )
-    lags = [(a - arrived[0]) - p for p, a in zip(produced, arrived)]
+    lags = [(a - arrived[0]) - p for p, a in zip(produced, arrived, strict=True)]
     assert max(lags) <= MAX_LAG_S, f"an item arrived {max(lags):.2f} s behind the generator ({timeline})"
     reads = len({t for t, _ in result.chunks})
     assert reads >= ITEMS // 2, f"only {reads} separate arrivals for {ITEMS} items ({timeline})"

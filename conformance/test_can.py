@@ -53,9 +53,7 @@ def _leave(probe, app, tag: str, **params: object) -> tuple[Departure, object]:
         f"so leaving then tests nothing; events: {probe.names()}"
     )
     assert received[0].t < departure.left_at
-    assert departure.status_code == 0, (
-        f"the client of {tag!r} got a response ({departure.status_code}) before it left"
-    )
+    assert departure.status_code == 0, f"the client of {tag!r} got a response ({departure.status_code}) before it left"
     return departure, received[0]
 
 
@@ -343,9 +341,7 @@ def test_can_6_shield_protects_inner_coroutine(serve, serve_app, serve_probe) ->
     departure, received = _leave(serve_probe, app, "gone", wait=snore_s)
     cancelled = serve_probe.wait_for("cancelled", tag="gone", timeout=REACT_S)
     zzz = serve_probe.wait_for("ZZZ", tag="gone", timeout=snore_s + REACT_S)
-    assert received.t < cancelled.t < zzz.t, (
-        f"expected received < cancelled < ZZZ, got {received}, {cancelled}, {zzz}"
-    )
+    assert received.t < cancelled.t < zzz.t, f"expected received < cancelled < ZZZ, got {received}, {cancelled}, {zzz}"
     assert zzz.t - received.t >= snore_s * 0.95, "snore() did not sleep its full time"
     assert cancelled.t - departure.left_at < REACT_S
 

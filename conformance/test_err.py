@@ -45,9 +45,7 @@ def _assert_no_leak(response: httpx.Response, secret: str) -> None:
 
 
 @pytest.mark.clause("ERR-1")
-def test_err_1_handler_exception_gives_clean_500(
-    serve: Any, serve_app: Any, serve_probe: Any
-) -> None:
+def test_err_1_handler_exception_gives_clean_500(serve: Any, serve_app: Any, serve_probe: Any) -> None:
     """A handler raises (the probe shows it ran): the client gets 500 whose body and headers
     carry neither the exception's message or type nor a traceback or file path. Then the same
     app answers a good request and another app keeps answering, after several failures."""
@@ -85,9 +83,7 @@ def test_err_1_handler_exception_gives_clean_500(
 
 
 @pytest.mark.clause("ERR-1")
-def test_err_1_fastapi_route_exception_gives_clean_500(
-    serve: Any, serve_app: Any, serve_probe: Any
-) -> None:
+def test_err_1_fastapi_route_exception_gives_clean_500(serve: Any, serve_app: Any, serve_probe: Any) -> None:
     """The same through a FastAPI ingress: a route raises → 500 with no traceback, message
     or type; the app's other route still answers."""
     from fastapi import FastAPI
@@ -153,9 +149,7 @@ def _complete(response: bytes) -> bool:
 
 
 @pytest.mark.clause("ERR-2")
-def test_err_2_malformed_requests_are_rejected(
-    serve: Any, serve_app: Any, serve_probe: Any
-) -> None:
+def test_err_2_malformed_requests_are_rejected(serve: Any, serve_app: Any, serve_probe: Any) -> None:
     """While a slow request is in flight (the probe shows its handler started), send
     non-HTTP bytes on new connections: each gets a 4xx response (505 for the version) or a
     clean close, within a bounded time. The in-flight request then completes with 200 and
@@ -233,9 +227,7 @@ def test_err_2_oversized_header_gets_answer(serve: Any, serve_app: Any) -> None:
 
 
 @pytest.mark.clause("ERR-2")
-def test_err_2_bad_config_value_names_the_field(
-    serve_config: Any, serve_module: Any
-) -> None:
+def test_err_2_bad_config_value_names_the_field(serve_config: Any, serve_module: Any) -> None:
     """Deploying a Serve config whose `http_options.keep_alive_timeout_s` is `"abc"` fails,
     and the error names the field `keep_alive_timeout_s` (Ray: a validation error)."""
     module = serve_module(

@@ -27,6 +27,7 @@ import builtins
 import contextlib
 import importlib
 import importlib.resources
+import itertools
 import linecache
 import queue
 import re
@@ -287,7 +288,7 @@ def _assert_streamed(probe, count):
         f"least {(count - 1) * ITEM_GAP_S:.1f} s to produce them: the body was buffered, not "
         f"streamed ({timeline})"
     )
-    gaps = [b - a for a, b in zip(arrived, arrived[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(arrived)]
     real = sum(gap >= MIN_GAP_S for gap in gaps)
     assert real * 2 >= len(gaps), (
         f"only {real} of {len(gaps)} chunks came {MIN_GAP_S} s or more after the one before: "
@@ -337,9 +338,7 @@ def test_ex03_shield_lets_snore_finish(_guide, serve_app, serve_probe):
     example.run()
     app = serve_app(example["app"])
     with _request_left_open(app.url + "/") as client:
-        received = _printed_while_waiting(
-            serve_probe, client, "SnoringSleeper received request!", START_S
-        )
+        received = _printed_while_waiting(serve_probe, client, "SnoringSleeper received request!", START_S)
         assert not serve_probe.events("print", text="ZZZ"), (
             "the snore had finished before the client could leave; nothing was cancelled"
         )

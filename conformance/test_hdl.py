@@ -24,8 +24,7 @@ def _numbers(serve):
     @serve.deployment
     class Numbers:
         def count(self, n):
-            for i in range(n):
-                yield i
+            yield from range(n)
 
         async def acount(self, n):
             for i in range(n):

@@ -75,9 +75,7 @@ def test_ka_1_default_idle_timeout_is_5s(serve: Any, serve_app: Any) -> None:
 
 
 @pytest.mark.clause("KA-2")
-def test_ka_2_config_file_sets_timeout(
-    serve_config: Any, serve_module: Any
-) -> None:
+def test_ka_2_config_file_sets_timeout(serve_config: Any, serve_module: Any) -> None:
     """Start from a Serve config file with `http_options.keep_alive_timeout_s: 2` and measure
     the idle close on its app: about 2 s, not the 5 s default."""
     import_path = serve_module(TRIVIAL_APP) + ":app"
@@ -106,9 +104,7 @@ def test_ka_4_env_var_beats_http_options(serve: Any, serve_app: Any) -> None:
 
 @pytest.mark.clause("KA-4")
 @pytest.mark.serve_env(**{ENV_VAR: "3"})
-def test_ka_4_env_var_beats_config_file(
-    serve_config: Any, serve_module: Any
-) -> None:
+def test_ka_4_env_var_beats_config_file(serve_config: Any, serve_module: Any) -> None:
     """Start from a config file with `keep_alive_timeout_s: 1` while
     `RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S=3` is set; the idle close is about 3 s, not 1 s."""
     import_path = serve_module(TRIVIAL_APP) + ":app"
@@ -124,16 +120,12 @@ def test_ka_5_later_deploy_does_not_change_timeout(serve: Any, serve_app: Any) -
     first = _deploy_ok(serve, serve_app, "/ka5a", "ka5a")
     _assert_idle_close(first.base_url, "/ka5a", 1, "the instance's keep_alive_timeout_s=1")
     second = _deploy_ok(serve, serve_app, "/ka5b", "ka5b")
-    _assert_idle_close(
-        second.base_url, "/ka5b", 1, "set at start; deploying another app must not change it"
-    )
+    _assert_idle_close(second.base_url, "/ka5b", 1, "set at start; deploying another app must not change it")
 
 
 @pytest.mark.clause("KA-5")
 @pytest.mark.serve_http_options(keep_alive_timeout_s=1)
-def test_ka_5_later_start_does_not_change_timeout(
-    serve: Any, serve_app: Any, serve_instance: Any
-) -> None:
+def test_ka_5_later_start_does_not_change_timeout(serve: Any, serve_app: Any, serve_instance: Any) -> None:
     """On an instance started with keep-alive 1 s, measure the idle close (~1 s), then call
     `serve.start(http_options={same host and port, keep_alive_timeout_s: 4})` on the running
     instance and measure again on a new connection: still ~1 s. (Ray ignores such a call with
@@ -142,9 +134,7 @@ def test_ka_5_later_start_does_not_change_timeout(
     _assert_idle_close(app.base_url, "/ka5", 1, "the instance's keep_alive_timeout_s=1")
     address = urlsplit(serve_instance.base_url)
     try:
-        serve.start(
-            http_options={"host": address.hostname, "port": address.port, "keep_alive_timeout_s": 4}
-        )
+        serve.start(http_options={"host": address.hostname, "port": address.port, "keep_alive_timeout_s": 4})
     except Exception:
         pass  # refusing to change the running instance's HTTP settings also satisfies KA-5
     _assert_idle_close(

@@ -18,7 +18,7 @@ def _outcome(action):
         warnings.simplefilter("always")
         try:
             action()
-        except Exception as err:  # noqa: BLE001 (the outcome is the point)
+        except Exception as err:
             return [type(err).__name__, str(err)]
     return ["ok", [f"{w.category.__name__}: {w.message}" for w in caught]]
 
@@ -79,7 +79,10 @@ def test_met_1_metrics_in_a_replica_carry_serve_tags(serve, serve_app):
     assert body["set_default_tags"] == "None"
     tag_keys = ["deployment", "replica", "application", "model"]
     default_tags = {
-        "model": "default", "deployment": "Metered", "replica": body["replica_tag"], "application": "met1",
+        "model": "default",
+        "deployment": "Metered",
+        "replica": body["replica_tag"],
+        "application": "met1",
     }
     for kind, name, description in (
         ("counter", "met1_requests", "Requests."),
@@ -89,7 +92,10 @@ def test_met_1_metrics_in_a_replica_carry_serve_tags(serve, serve_app):
         info = dict(body[kind])
         boundaries = info.pop("boundaries", None)
         assert info == {
-            "name": name, "description": description, "tag_keys": tag_keys, "default_tags": default_tags,
+            "name": name,
+            "description": description,
+            "tag_keys": tag_keys,
+            "default_tags": default_tags,
         }, kind
         assert boundaries == ([0.01, 0.1, 1.0] if kind == "histogram" else None), kind
 
@@ -101,7 +107,10 @@ def test_met_1_no_serve_tags_outside_a_replica(serve, serve_instance):
     metrics = serve.metrics
     counter = metrics.Counter("met1_driver_total", description="d", tag_keys=("model",))
     assert counter.info == {
-        "name": "met1_driver_total", "description": "d", "tag_keys": ("model",), "default_tags": {},
+        "name": "met1_driver_total",
+        "description": "d",
+        "tag_keys": ("model",),
+        "default_tags": {},
     }
     counter.inc(tags={"model": "a"})
     own = metrics.Gauge("met1_driver_gauge", tag_keys=("deployment",))
@@ -138,9 +147,7 @@ def _tag_errors(metrics):
             "non-str key": lambda: metrics.Counter("met2_k", tag_keys=(1,)),
             "reserved deployment": lambda: metrics.Counter("met2_r1", tag_keys=("deployment",)),
             "reserved replica": lambda: metrics.Gauge("met2_r2", tag_keys=("model", "replica")),
-            "reserved application": lambda: metrics.Histogram(
-                "met2_r3", boundaries=[1.0], tag_keys=("application",)
-            ),
+            "reserved application": lambda: metrics.Histogram("met2_r3", boundaries=[1.0], tag_keys=("application",)),
         }
     )
 
@@ -261,7 +268,7 @@ def test_met_3_bad_values_names_and_boundaries(serve, serve_app):
     assert response.status_code == 200, response.text
     not_number = "value must be int or float, got <class 'str'>."
     no_boundaries = (
-        'boundaries argument should be provided when using the Histogram class. '
+        "boundaries argument should be provided when using the Histogram class. "
         'e.g., Histogram("name", boundaries=[1.0, 2.0])'
     )
     assert response.json() == {

@@ -62,9 +62,7 @@ def _status(client: httpx.Client, path: str) -> int | None:
 
 
 @pytest.mark.clause("OPS-1")
-def test_ops_1_deploy_delete_cycles_leave_nothing(
-    serve: Any, serve_app: Any, serve_instance: Any
-) -> None:
+def test_ops_1_deploy_delete_cycles_leave_nothing(serve: Any, serve_app: Any, serve_instance: Any) -> None:
     """Deploy an app, get 200 from it, delete it, and wait for its route to answer 404;
     15 times over (after 2 warm-up cycles). Afterwards this process's threads, open file
     descriptors and child processes settle back to within a small slack of the count after
@@ -114,9 +112,8 @@ def test_ops_1_deploy_delete_cycles_leave_nothing(
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while (grown := _grown(baseline)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not grown, (
-            f"after {CYCLES} deploy/delete cycles this process holds more than before: "
-            + ", ".join(f"{what} {before} → {after}" for what, (before, after) in grown.items())
+        assert not grown, f"after {CYCLES} deploy/delete cycles this process holds more than before: " + ", ".join(
+            f"{what} {before} → {after}" for what, (before, after) in grown.items()
         )
     # A new connection: the listening socket itself survived the cycles.
     response = kept.http.get("/ops-keep")

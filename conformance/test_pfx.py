@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 
@@ -40,9 +39,7 @@ def test_pfx_2_route_prefix_from_config_file(serve_config, serve_module):
         app = FromConfig.bind()
         """
     )
-    [app] = serve_config(
-        {"applications": [{"name": "pfx2", "route_prefix": "/cfg", "import_path": f"{module}:app"}]}
-    )
+    [app] = serve_config({"applications": [{"name": "pfx2", "route_prefix": "/cfg", "import_path": f"{module}:app"}]})
     for path in ("/cfg", "/cfg/sub"):
         response = app.http.get(path)
         assert response.status_code == 200, (path, response.text)

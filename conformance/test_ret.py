@@ -129,9 +129,7 @@ def test_ret_3_response_sent_as_is(serve, serve_app):
                     media_type="application/x-ret3",
                 )
             if kind == "json":
-                return JSONResponse(
-                    {"created": True}, status_code=201, headers={"location": "/things/1"}
-                )
+                return JSONResponse({"created": True}, status_code=201, headers={"location": "/things/1"})
             return PlainTextResponse("accepted", status_code=202, headers={"x-other": "two"})
 
     app = serve_app(Responder.bind())

@@ -84,7 +84,7 @@ def test_sch_1_status_follows_deploys_and_deletes(serve, serve_app):
     the other stays RUNNING."""
 
     @serve.deployment(num_replicas=3)
-    def Echo():  # noqa: N802 (Ray's naming style for deployments)
+    def Echo():
         return "echo"
 
     routed = serve_app(Echo.bind(), route_prefix="/sch1b", name="sch1_routed")
@@ -134,9 +134,7 @@ def test_sch_2_logging_config_validation(serve):
     [(loc, msg)] = _errors(err)
     # The lists are Python's level table, which libraries may extend (uvicorn adds 5).
     assert loc == "log_level"
-    assert msg.startswith(
-        'Value error, Got "11" for log_level. log_level must be one of [50, 40, 30, 20, 10, 0'
-    )
+    assert msg.startswith('Value error, Got "11" for log_level. log_level must be one of [50, 40, 30, 20, 10, 0')
 
     with pytest.raises(ValueError) as err:
         LoggingConfig(encoding="XML")
@@ -175,7 +173,7 @@ def test_sch_2_deployment_logging_config_option(serve, serve_app):
     assert 'Got "BAD" for log_level' in msg
 
     @serve.deployment
-    def Logged():  # noqa: N802
+    def Logged():
         return "logged"
 
     with pytest.raises(ValueError) as err:
@@ -204,7 +202,7 @@ def test_sch_2_run_logging_config(serve, serve_app):
     `LoggingConfig`."""
 
     @serve.deployment
-    def Plain():  # noqa: N802
+    def Plain():
         return "plain"
 
     # serve_app first, so this module's code reaches the implementation's workers.
@@ -243,13 +241,26 @@ def test_sch_3_status_types(serve):
     schema = serve.schema
     values = {
         "ApplicationStatus": [
-            "NOT_STARTED", "DEPLOYING", "DEPLOY_FAILED", "RUNNING", "UNHEALTHY", "DELETING",
+            "NOT_STARTED",
+            "DEPLOYING",
+            "DEPLOY_FAILED",
+            "RUNNING",
+            "UNHEALTHY",
+            "DELETING",
         ],
         "DeploymentStatus": ["UPDATING", "HEALTHY", "UNHEALTHY", "DEPLOY_FAILED", "UPSCALING", "DOWNSCALING"],
         "DeploymentStatusTrigger": [
-            "UNSPECIFIED", "CONFIG_UPDATE_STARTED", "CONFIG_UPDATE_COMPLETED", "UPSCALE_COMPLETED",
-            "DOWNSCALE_COMPLETED", "AUTOSCALING", "REPLICA_STARTUP_FAILED", "DEPLOYMENT_ACTOR_FAILED",
-            "HEALTH_CHECK_FAILED", "INTERNAL_ERROR", "DELETING",
+            "UNSPECIFIED",
+            "CONFIG_UPDATE_STARTED",
+            "CONFIG_UPDATE_COMPLETED",
+            "UPSCALE_COMPLETED",
+            "DOWNSCALE_COMPLETED",
+            "AUTOSCALING",
+            "REPLICA_STARTUP_FAILED",
+            "DEPLOYMENT_ACTOR_FAILED",
+            "HEALTH_CHECK_FAILED",
+            "INTERNAL_ERROR",
+            "DELETING",
         ],
         "ProxyStatus": ["STARTING", "HEALTHY", "UNHEALTHY", "DRAINING", "DRAINED"],
         "EncodingType": ["TEXT", "JSON"],
@@ -271,7 +282,9 @@ def test_sch_3_status_types(serve):
     assert (empty.proxies, empty.applications) == ({}, {})
 
     assert schema.ReplicaRank(rank=1, node_rank=0, local_rank=1).model_dump() == {
-        "rank": 1, "node_rank": 0, "local_rank": 1,
+        "rank": 1,
+        "node_rank": 0,
+        "local_rank": 1,
     }
     with pytest.raises(ValueError) as err:
         schema.ReplicaRank()
@@ -320,8 +333,7 @@ def test_sch_3_config_models(serve):
     assert _errors(err) == [
         (
             "applications",
-            'Value error, Found multiple configs for application "default". '
-            "Please remove all duplicates.",
+            'Value error, Found multiple configs for application "default". Please remove all duplicates.',
         )
     ]
     with pytest.raises(ValueError) as err:

@@ -133,9 +133,7 @@ def test_str_3_async_generator_cancelled_on_disconnect(serve, serve_app, serve_p
 
 
 @pytest.mark.clause("STR-4")
-@pytest.mark.parametrize(
-    ("status", "media_type"), [(201, "text/csv"), (206, "application/x-ndjson")]
-)
+@pytest.mark.parametrize(("status", "media_type"), [(201, "text/csv"), (206, "application/x-ndjson")])
 def test_str_4_status_and_media_type_reach_client(serve, serve_app, status, media_type) -> None:
     """`StreamingResponse(gen(), status_code=…, media_type=…)`: the client gets that status
     and a Content-Type whose media type is the given one (parameters such as

@@ -96,6 +96,5 @@ def test_ws_3_websocket_routes_stack_on_prefix(serve, serve_app):
     with app.ws("/ws/echo") as websocket:
         websocket.send("hi")
         assert websocket.recv(timeout=RECV_TIMEOUT_S) == "echo:hi"
-    with pytest.raises(InvalidHandshake):
-        with app.ws("/echo"):
-            pass
+    with pytest.raises(InvalidHandshake), app.ws("/echo"):
+        pass

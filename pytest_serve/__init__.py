@@ -30,6 +30,7 @@ __all__ = [
     "ProbeTimeout",
     "Stopwatch",
     "StreamResult",
+    "__version__",
     "adisconnect_after",
     "aidle_close_after",
     "astream_chunks",
@@ -40,5 +41,4 @@ __all__ = [
     "raw_request",
     "stream_chunks",
     "wait_until",
-    "__version__",
 ]

@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="directory for report.json and report.md (default: ./serve-report/<impl>)",
     )
-    certify.add_argument("--deviations", default=None, metavar="FILE", help="declared deviations (YAML: clause ID: reason)")
+    certify.add_argument(
+        "--deviations", default=None, metavar="FILE", help="declared deviations (YAML: clause ID: reason)"
+    )
     certify.add_argument(
         "--clause", action="append", default=[], metavar="PREFIX", help="only clauses starting with PREFIX (repeatable)"
     )
@@ -94,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_dir = Path(args.report or Path("serve-report") / slug)
     spec = importlib.util.find_spec("conformance")  # found, not imported: pytest imports it
     assert spec is not None and spec.submodule_search_locations, "the conformance suite is missing"
-    suite_dir = Path(list(spec.submodule_search_locations)[0])
+    suite_dir = Path(next(iter(spec.submodule_search_locations)))
     # NOTE: the suite's own folder, not `--pyargs conformance`: run from a checkout of
     # this project, that name would resolve to the checkout's folder while `import
     # conformance` finds the installed copy, and pytest refuses such a mix.

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["DeployedApp", "DEFAULT_TIMEOUT_S"]
+__all__ = ["DEFAULT_TIMEOUT_S", "DeployedApp"]
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -39,9 +39,7 @@ class DeployedApp:
     @property
     def http(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(
-                base_url=self.base_url, follow_redirects=True, timeout=self.timeout
-            )
+            self._http = httpx.Client(base_url=self.base_url, follow_redirects=True, timeout=self.timeout)
         return self._http
 
     @property

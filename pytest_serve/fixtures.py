@@ -19,13 +19,13 @@ from .markers import instance_config
 from .probe import Probe
 
 __all__ = [
-    "serve_instance",
     "serve",
     "serve_app",
     "serve_config",
+    "serve_http_timeout",
+    "serve_instance",
     "serve_module",
     "serve_probe",
-    "serve_http_timeout",
 ]
 
 MANAGER_KEY = pytest.StashKey[InstanceManager]()
@@ -78,6 +78,7 @@ def serve_module(
     monkeypatch.syspath_prepend(str(directory))
     paths = [str(directory), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+
     def write(source: str, name: str | None = None) -> str:
         # Unique names: an earlier test's module of the same name may still be imported.
         name = name or f"serve_app_{uuid.uuid4().hex[:12]}"
@@ -96,9 +97,7 @@ def serve_http_timeout() -> float:
 
 
 @pytest.fixture
-def serve_app(
-    serve_instance: Adapter, serve_http_timeout: float
-) -> Iterator[Callable[..., DeployedApp]]:
+def serve_app(serve_instance: Adapter, serve_http_timeout: float) -> Iterator[Callable[..., DeployedApp]]:
     """function scope · `serve_app(app, route_prefix="/", name=None) -> DeployedApp` ·
     deploys `app` and deletes it (and closes its clients) at teardown."""
     deployed: list[DeployedApp] = []
@@ -106,6 +105,7 @@ def serve_app(
     def deploy(app: Any, route_prefix: str | None = "/", name: str | None = None) -> DeployedApp:
         if name is None:
             name = "default" if not deployed else f"app{len(deployed) + 1}"
+        failure: str | None
         try:
             handle = serve_instance.deploy(app, name=name, route_prefix=route_prefix)
         except Exception as err:
@@ -143,6 +143,7 @@ def serve_config(
     def deploy(config: Mapping[str, Any] | str | Path) -> list[DeployedApp]:
         data = _read_config(config)
         env = dict(instance_config(request.node).env)
+        failure: str | None
         try:
             names = manager.start_from_config(data, env)
         except Exception as err:
@@ -170,6 +171,7 @@ def _read_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     import yaml
 
     path = Path(config)
+    failure: str | None
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:
@@ -178,7 +180,7 @@ def _read_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         failure = None if isinstance(data, dict) else f"Serve config {str(path)!r} is not a mapping"
     if failure is not None:
         _fail(failure)
-    return data
+    return dict(data)
 
 
 @pytest.fixture
@@ -187,4 +189,3 @@ def serve_probe(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
     deployments (e.g. `.bind(serve_probe)`) and wait on what they record."""
     directory = tmp_path_factory.mktemp("serve-probe", numbered=True)
     return Probe(directory / "events.jsonl")
-

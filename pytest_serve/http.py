@@ -18,13 +18,13 @@ import httpx
 __all__ = [
     "Departure",
     "StreamResult",
-    "stream_chunks",
+    "adisconnect_after",
+    "aidle_close_after",
     "astream_chunks",
     "disconnect_after",
-    "adisconnect_after",
     "idle_close_after",
-    "aidle_close_after",
     "raw_request",
+    "stream_chunks",
 ]
 
 
@@ -46,9 +46,7 @@ class StreamResult:
         return [t for t, _ in self.chunks]
 
 
-def stream_chunks(
-    url: str, *, method: str = "GET", timeout: float = 30.0, **kwargs: object
-) -> StreamResult:
+def stream_chunks(url: str, *, method: str = "GET", timeout: float = 30.0, **kwargs: object) -> StreamResult:
     """Request `url` and record when each body chunk arrives."""
     with httpx.Client(timeout=timeout) as client:
         start = time.monotonic()
@@ -63,9 +61,7 @@ def stream_chunks(
     return result
 
 
-async def astream_chunks(
-    url: str, *, method: str = "GET", timeout: float = 30.0, **kwargs: object
-) -> StreamResult:
+async def astream_chunks(url: str, *, method: str = "GET", timeout: float = 30.0, **kwargs: object) -> StreamResult:
     async with httpx.AsyncClient(timeout=timeout) as client:
         start = time.monotonic()
         async with client.stream(method, url, **kwargs) as response:  # type: ignore[arg-type]
@@ -210,9 +206,7 @@ def disconnect_after(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if chunks is not None:
-                    raise TimeoutError(
-                        f"only {reader.body_chunks} of {chunks} chunks from {url} in {timeout} s"
-                    )
+                    raise TimeoutError(f"only {reader.body_chunks} of {chunks} chunks from {url} in {timeout} s")
                 break
             sock.settimeout(remaining)
             try:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .adapters import Adapter, AdapterError, load_adapter
 
-__all__ = ["InstanceConfig", "InstanceManager", "DEFAULT_CONFIG"]
+__all__ = ["DEFAULT_CONFIG", "InstanceConfig", "InstanceManager"]
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,7 @@ class InstanceManager:
         try:
             adapter.start(options, dict(config.env))
         except Exception as err:
-            self._failure = (
-                f"starting {adapter.name} with {config.describe()} failed: "
-                f"{type(err).__name__}: {err}"
-            )
+            self._failure = f"starting {adapter.name} with {config.describe()} failed: {type(err).__name__}: {err}"
             try:
                 adapter.stop()
             except Exception:

@@ -6,7 +6,7 @@ import pytest
 
 from .manager import InstanceConfig
 
-__all__ = ["MARKERS", "instance_config", "clause_ids"]
+__all__ = ["MARKERS", "clause_ids", "instance_config"]
 
 MARKERS = (
     "serve_http_options(**options): start the Serve instance for this test with these "

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Any
 
 import pytest
-
-from typing import Any
 
 from reference_impl.ray_alias import RayAlreadyImportedError
 
@@ -76,8 +75,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="PREFIX",
-        help="only run tests marked with a clause ID starting with PREFIX (e.g. CAN, KA-4); "
-        "repeatable",
+        help="only run tests marked with a clause ID starting with PREFIX (e.g. CAN, KA-4); repeatable",
     )
     group.addoption(
         "--no-serve-ray-alias",
@@ -145,7 +143,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if explicit:
         # Fail once, up front, rather than in every test.
         try:
-            manager.adapter
+            _ = manager.adapter
         except AdapterError as err:
             raise pytest.UsageError(f"pytest-serve: {err}") from None
     config.stash[MANAGER_KEY] = manager
@@ -200,12 +198,11 @@ class XdistStarts:
         self.manager.configs.update(configs)
 
 
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     prefixes = config.option.serve_clauses
     if prefixes:
-        keep, drop = [], []
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
         for item in items:
             ids = clause_ids(item)
             (keep if any(i.startswith(p) for i in ids for p in prefixes) else drop).append(item)
@@ -217,9 +214,7 @@ def pytest_collection_modifyitems(
     for item in items:
         for clause in clause_ids(item):
             if clause not in CLAUSES:
-                raise pytest.UsageError(
-                    f"{item.nodeid}: unknown clause ID {clause!r}; known: {', '.join(CLAUSES)}"
-                )
+                raise pytest.UsageError(f"{item.nodeid}: unknown clause ID {clause!r}; known: {', '.join(CLAUSES)}")
             item.user_properties.append(("serve_clause", clause))
     # Group tests by the instance settings they need, default settings first and tests
     # that start from a config file last, so the instance restarts once per distinct
@@ -251,4 +246,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"pytest-serve: {manager.adapter.name} started {manager.starts} time(s) "
             f"for {len(manager.configs)} distinct configuration(s)"
         )
-

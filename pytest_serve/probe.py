@@ -67,9 +67,7 @@ class Probe:
         return clock()
 
     def record(self, name: str, **data: Any) -> None:
-        line = json.dumps(
-            {"name": name, "t": clock(), "pid": os.getpid(), "data": data}, default=repr
-        )
+        line = json.dumps({"name": name, "t": clock(), "pid": os.getpid(), "data": data}, default=repr)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, (line + "\n").encode("utf-8"))
@@ -98,9 +96,7 @@ class Probe:
         with open(self.path, "w", encoding="utf-8"):
             pass
 
-    def wait_for(
-        self, name: str, *, timeout: float = 5.0, count: int = 1, **match: Any
-    ) -> ProbeEvent:
+    def wait_for(self, name: str, *, timeout: float = 5.0, count: int = 1, **match: Any) -> ProbeEvent:
         """Wait until `count` matching events exist; return the last of them."""
         deadline = clock() + timeout
         while True:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TestOutcome", "ClauseResult", "Report", "grade", "VERDICTS", "TIER_TITLES"]
+__all__ = ["TIER_TITLES", "VERDICTS", "ClauseResult", "Report", "TestOutcome", "grade"]
 
 VERDICTS = ("pass", "fail", "deviation", "error", "skipped", "untested")
 TIER_TITLES = {
@@ -156,8 +156,7 @@ class Report:
         lines = [
             f"# Conformance report: {impl.get('name')} {impl.get('version', '')}".rstrip(),
             "",
-            f"**{status}** — every documented clause of the HTTP guide must pass or be a "
-            "declared deviation.",
+            f"**{status}** — every documented clause of the HTTP guide must pass or be a declared deviation.",
             "",
             f"**Serve API beyond the HTTP guide: {self.api_status}** — reported beside the "
             "certification, which it does not decide.",
@@ -180,9 +179,7 @@ class Report:
             counts = self.counts(level, tier)
             summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
             lines += [f"## {title}: {summary}", "", "| Clause | Promise | Verdict | Detail |", "|---|---|---|---|"]
-            lines += [
-                f"| {c.id} | {_cell(c.text)} | **{c.verdict}** | {_cell(c.detail)} |" for c in rows
-            ]
+            lines += [f"| {c.id} | {_cell(c.text)} | **{c.verdict}** | {_cell(c.detail)} |" for c in rows]
             lines.append("")
         return "\n".join(lines)
 

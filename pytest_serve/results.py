@@ -17,7 +17,7 @@ __all__ = ["ResultCollector"]
 
 
 def _clauses_of(report: pytest.TestReport) -> list[str]:
-    return [v for k, v in report.user_properties if k == "serve_clause"]
+    return [str(v) for k, v in report.user_properties if k == "serve_clause"]
 
 
 def _plain_nodeid(nodeid: str) -> str:
@@ -80,9 +80,7 @@ class ResultCollector:
         except (OSError, yaml.YAMLError) as err:
             raise pytest.UsageError(f"pytest-serve: cannot read --serve-deviations {path}: {err}") from None
         if not isinstance(data, dict):
-            raise pytest.UsageError(
-                f"pytest-serve: --serve-deviations {path} must map clause IDs to reasons"
-            )
+            raise pytest.UsageError(f"pytest-serve: --serve-deviations {path} must map clause IDs to reasons")
         try:
             return deviations_from(data, CLAUSES)
         except ValueError as err:
@@ -104,8 +102,15 @@ class ResultCollector:
             verdict, note = grade(tests, deviations.get(clause.id))
             results.append(
                 ClauseResult(
-                    clause.id, clause.level, clause.group, clause.text, verdict, tests,
-                    deviations.get(clause.id), note, clause.tier,
+                    clause.id,
+                    clause.level,
+                    clause.group,
+                    clause.text,
+                    verdict,
+                    tests,
+                    deviations.get(clause.id),
+                    note,
+                    clause.tier,
                 )
             )
         adapter = self.manager.adapter

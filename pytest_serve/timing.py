@@ -6,14 +6,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["wait_until", "Stopwatch"]
+__all__ = ["Stopwatch", "wait_until"]
 
 T = TypeVar("T")
 
 
-def wait_until(
-    predicate: Callable[[], T], *, timeout: float, interval: float = 0.005, message: str = ""
-) -> T:
+def wait_until(predicate: Callable[[], T], *, timeout: float, interval: float = 0.005, message: str = "") -> T:
     """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

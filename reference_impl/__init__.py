@@ -8,4 +8,4 @@ runs the examples of Ray Serve's "Set Up FastAPI and HTTP" guide unchanged.
 from . import serve
 
 __version__ = "0.1.0"
-__all__ = ["serve", "__version__"]
+__all__ = ["__version__", "serve"]

@@ -36,15 +36,15 @@ from .schema import (
 )
 
 __all__ = [
-    "start",
-    "run",
+    "current_instance",
     "delete",
-    "shutdown",
-    "status",
     "get_app_handle",
     "get_deployment_handle",
+    "run",
     "run_config",
-    "current_instance",
+    "shutdown",
+    "start",
+    "status",
 ]
 
 logger = logging.getLogger("reference_impl")
@@ -80,15 +80,10 @@ def start(
             _instance = ServeInstance(options)
             return
         running = _instance.http_options
-        logger.info(
-            "Connecting to the running Serve instance. "
-            "New http_options will not be applied."
-        )
+        logger.info("Connecting to the running Serve instance. New http_options will not be applied.")
         if http_options is not None:
             differing = [
-                name
-                for name in type(options).model_fields
-                if getattr(options, name) != getattr(running, name)
+                name for name in type(options).model_fields if getattr(options, name) != getattr(running, name)
             ]
             if differing:
                 logger.warning(
@@ -100,9 +95,7 @@ def start(
 
 def _require() -> ServeInstance:
     if _instance is None:
-        raise ServeNotRunningError(
-            "Serve is not running; call serve.run(app) or serve.start() first."
-        )
+        raise ServeNotRunningError("Serve is not running; call serve.run(app) or serve.start() first.")
     return _instance
 
 
@@ -116,13 +109,9 @@ def run(
 ) -> DeploymentHandle:
     """Deploy `target` as app `name` at `route_prefix`; return its ingress handle."""
     if isinstance(target, Deployment):
-        raise TypeError(
-            f"serve.run() expects an Application; call `{target.name}.bind()` and pass that."
-        )
+        raise TypeError(f"serve.run() expects an Application; call `{target.name}.bind()` and pass that.")
     if not isinstance(target, Application):
-        raise TypeError(
-            f"serve.run() expects an Application returned by Deployment.bind(), got {target!r}"
-        )
+        raise TypeError(f"serve.run() expects an Application returned by Deployment.bind(), got {target!r}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"Invalid application name {name!r}: must be a non-empty string.")
     validate_route_prefix(route_prefix)
@@ -179,10 +168,7 @@ def get_deployment_handle(deployment_name: str, app_name: str | None = None) -> 
     instance = _require()
     if app_name is None:
         if len(instance.apps) != 1:
-            raise ValueError(
-                "app_name is required when more than one application is running: "
-                f"{sorted(instance.apps)}"
-            )
+            raise ValueError(f"app_name is required when more than one application is running: {sorted(instance.apps)}")
         app_name = next(iter(instance.apps))
     return instance.handle(app_name, deployment_name)
 
@@ -219,9 +205,7 @@ def status() -> ServeStatus:
         )
         for name, app in list(instance.apps.items())
     }
-    return ServeStatus(
-        proxies={_NODE_ID: ProxyStatus.HEALTHY}, applications=applications, target_capacity=None
-    )
+    return ServeStatus(proxies={_NODE_ID: ProxyStatus.HEALTHY}, applications=applications, target_capacity=None)
 
 
 def import_attr(path: str) -> Any:

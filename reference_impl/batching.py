@@ -26,9 +26,8 @@ __all__ = ["batch"]
 
 def _check(max_batch_size: Any, batch_wait_timeout_s: Any, max_concurrent_batches: Any, batch_size_fn: Any) -> None:
     """Ray 2.60's checks and messages."""
-    if not isinstance(max_batch_size, int):
-        if not (isinstance(max_batch_size, float) and max_batch_size.is_integer()):
-            raise TypeError(f"max_batch_size must be integer >= 1, got {max_batch_size}")
+    if not isinstance(max_batch_size, int) and not (isinstance(max_batch_size, float) and max_batch_size.is_integer()):
+        raise TypeError(f"max_batch_size must be integer >= 1, got {max_batch_size}")
     if max_batch_size < 1:
         raise ValueError(f"max_batch_size must be an integer >= 1, got {max_batch_size}")
     if not isinstance(batch_wait_timeout_s, float | int):
@@ -123,7 +122,7 @@ class _Queue:
 
     async def _run(self, batch: list[_Call]) -> None:
         try:
-            columns = [list(column) for column in zip(*(c.args for c in batch))]
+            columns = [list(column) for column in zip(*(c.args for c in batch), strict=True)]
             owner = batch[0].owner
             args = columns if owner is None else [owner, *columns]
             if inspect.isasyncgenfunction(self.func):
@@ -131,7 +130,7 @@ class _Queue:
             else:
                 results = await self.func(*args)
                 _check_length(results, len(batch))
-                for call, result in zip(batch, results):
+                for call, result in zip(batch, results, strict=True):
                     if call.future is not None and not call.future.done():
                         call.future.set_result(result)
         except BaseException as err:  # every caller of the batch gets the error
@@ -151,7 +150,7 @@ class _Queue:
     async def _stream(self, batch: list[_Call], steps: Any) -> None:
         async for results in steps:
             _check_length(results, len(batch))
-            for call, result in zip(batch, results):
+            for call, result in zip(batch, results, strict=True):
                 if call.items is not None and result is not StopIteration:
                     call.items.put_nowait(result)
 

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import api, ray_alias
-from .scripts import run_script
 from .config import ConfigError, ServeConfig, load_config, parse_http_options
 from .exceptions import ServeError
+from .scripts import run_script
 
 __all__ = ["main"]
 
@@ -40,9 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=None, help="TCP port (default 8000; 0 = any free)")
     run.add_argument("--route-prefix", default="/", help="route prefix for an import path target")
     run.add_argument("--name", default="default", help="application name for an import path target")
-    run.add_argument(
-        "--app-dir", default=".", help="directory added to sys.path before importing (default .)"
-    )
+    run.add_argument("--app-dir", default=".", help="directory added to sys.path before importing (default .)")
     _alias_flag(run)
     run_script = sub.add_parser(
         "exec",
@@ -51,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         "and `from ray import serve` resolving to the reference implementation (like "
         "`coverage run`). The script's exit code is this command's.",
     )
-    run_script.add_argument("-m", dest="module", action="store_true", help="run a library module as a script, like `python -m`")
+    run_script.add_argument(
+        "-m", dest="module", action="store_true", help="run a library module as a script, like `python -m`"
+    )
     run_script.add_argument("script", help="the script's path (or the module's name with -m)")
     run_script.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     _alias_flag(run_script)
@@ -73,11 +73,7 @@ def _config_for(args: argparse.Namespace) -> ServeConfig:
         config = load_config(target)
     else:
         config = load_config(
-            {
-                "applications": [
-                    {"name": args.name, "route_prefix": args.route_prefix, "import_path": target}
-                ]
-            }
+            {"applications": [{"name": args.name, "route_prefix": args.route_prefix, "import_path": target}]}
         )
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if overrides:

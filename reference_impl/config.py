@@ -18,14 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 __all__ = [
     "DEFAULT_KEEP_ALIVE_TIMEOUT_S",
     "KEEP_ALIVE_ENV_VAR",
-    "HTTPOptions",
     "ApplicationConfig",
-    "ServeConfig",
     "ConfigError",
-    "parse_http_options",
-    "load_config",
-    "validate_route_prefix",
+    "HTTPOptions",
+    "ServeConfig",
     "effective_keep_alive",
+    "load_config",
+    "parse_http_options",
+    "validate_route_prefix",
 ]
 
 # The guide's figure; Ray 2.60 itself defaults to 90 s (see docs/reference-impl.md).
@@ -162,9 +162,7 @@ def parse_http_options(options: HTTPOptions | Mapping[str, Any] | None) -> HTTPO
     if isinstance(options, HTTPOptions):
         return options
     if not isinstance(options, Mapping):
-        raise ConfigError(
-            f"http_options must be a dict or HTTPOptions, got {type(options).__name__}"
-        )
+        raise ConfigError(f"http_options must be a dict or HTTPOptions, got {type(options).__name__}")
     try:
         return HTTPOptions(**options)
     except ValidationError as err:
@@ -186,10 +184,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeConf
         except yaml.YAMLError as err:
             raise ConfigError(f"{what} is not valid YAML: {err}") from None
     if not isinstance(data, Mapping):
-        raise ConfigError(
-            f"{what} must be a mapping with 'http_options' and 'applications', "
-            f"got {type(data).__name__}"
-        )
+        raise ConfigError(f"{what} must be a mapping with 'http_options' and 'applications', got {type(data).__name__}")
     try:
         return ServeConfig(**data)
     except ValidationError as err:
@@ -201,13 +196,9 @@ def validate_route_prefix(route_prefix: str | None) -> str | None:
     if route_prefix is None:
         return None
     if not isinstance(route_prefix, str):
-        raise ValueError(
-            f"Invalid route_prefix {route_prefix!r}: must be a string starting with '/' or None."
-        )
+        raise ValueError(f"Invalid route_prefix {route_prefix!r}: must be a string starting with '/' or None.")
     if not route_prefix.startswith("/"):
-        raise ValueError(
-            f"Invalid route_prefix '{route_prefix}', must start with a forward slash ('/')."
-        )
+        raise ValueError(f"Invalid route_prefix '{route_prefix}', must start with a forward slash ('/').")
     if route_prefix != "/" and route_prefix.endswith("/"):
         raise ValueError(f"Invalid route_prefix '{route_prefix}', may not end with a trailing '/'.")
     if "{" in route_prefix or "}" in route_prefix:

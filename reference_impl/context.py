@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DeploymentID",
-    "ReplicaID",
     "ReplicaContext",
-    "get_replica_context",
+    "ReplicaID",
     "current_replica",
     "current_request",
+    "get_replica_context",
 ]
 
 DEFAULT_APP_NAME = "default"
@@ -100,14 +100,14 @@ class _RequestContext:
     """One request's context: Ray's fields, and the handle calls it made."""
 
     __slots__ = (
-        "route",
-        "request_id",
         "_internal_request_id",
         "app_name",
-        "multiplexed_model_id",
-        "session_id",
-        "is_http_request",
         "children",
+        "is_http_request",
+        "multiplexed_model_id",
+        "request_id",
+        "route",
+        "session_id",
     )
 
     def __init__(
@@ -158,10 +158,7 @@ def get_replica_context() -> ReplicaContext:
     """The context of the replica running this code; raises outside a replica."""
     context = current_replica.get()
     if context is None:
-        raise RayServeException(
-            "`serve.get_replica_context()` may only be called from within a "
-            "Ray Serve deployment."
-        )
+        raise RayServeException("`serve.get_replica_context()` may only be called from within a Ray Serve deployment.")
     return context
 
 

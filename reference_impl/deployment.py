@@ -9,7 +9,7 @@ from typing import Any, overload
 
 from .schema import deployment_logging_config
 
-__all__ = ["Deployment", "Application", "DeploymentOptions", "deployment"]
+__all__ = ["Application", "Deployment", "DeploymentOptions", "deployment"]
 
 # Options Ray accepts that have no effect in a single process; accepted so Ray code runs.
 _ACCEPTED_RAY_OPTIONS = frozenset(
@@ -45,9 +45,7 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     known = {"name", "num_replicas", "max_ongoing_requests", "max_queued_requests", "user_config"}
     unknown = sorted(set(kwargs) - known - _ACCEPTED_RAY_OPTIONS)
     if unknown:
-        raise TypeError(
-            f"Unknown deployment option(s) {unknown}; allowed: {sorted(known | _ACCEPTED_RAY_OPTIONS)}"
-        )
+        raise TypeError(f"Unknown deployment option(s) {unknown}; allowed: {sorted(known | _ACCEPTED_RAY_OPTIONS)}")
     if "logging_config" in kwargs:
         # Ray's check and form: a dict or LoggingConfig, stored as the complete dict.
         kwargs["logging_config"] = deployment_logging_config(kwargs["logging_config"])
@@ -102,15 +100,13 @@ class Deployment:
     def bind(self, *args: Any, **kwargs: Any) -> Application:
         if self.is_function and (args or kwargs):
             raise TypeError(
-                f"Function deployment {self.name!r} takes no constructor arguments; "
-                "call .bind() with none."
+                f"Function deployment {self.name!r} takes no constructor arguments; call .bind() with none."
             )
         return Application(self, args, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
-            f"Deployment {self.name!r} cannot be called directly. "
-            "Use `.bind(...)` and pass the result to `serve.run`."
+            f"Deployment {self.name!r} cannot be called directly. Use `.bind(...)` and pass the result to `serve.run`."
         )
 
     def __repr__(self) -> str:
@@ -132,9 +128,7 @@ class Application:
 @overload
 def deployment(_target: Callable[..., Any]) -> Deployment: ...
 @overload
-def deployment(
-    _target: None = None, **options: Any
-) -> Callable[[Callable[..., Any]], Deployment]: ...
+def deployment(_target: None = None, **options: Any) -> Callable[[Callable[..., Any]], Deployment]: ...
 
 
 def deployment(_target: Callable[..., Any] | None = None, **options: Any) -> Any:

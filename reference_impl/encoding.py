@@ -16,7 +16,7 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from starlette.responses import Response
 
-__all__ = ["to_response", "SERVE_ENCODERS"]
+__all__ = ["SERVE_ENCODERS", "to_response"]
 
 
 def _numpy_encoders() -> dict[type, Any]:

@@ -14,13 +14,13 @@ catches them runs unchanged.
 from __future__ import annotations
 
 __all__ = [
-    "RayServeException",
-    "ServeError",
-    "BackPressureError",
-    "RequestCancelledError",
-    "DeploymentStartError",
-    "ServeNotRunningError",
     "AddressUnavailableError",
+    "BackPressureError",
+    "DeploymentStartError",
+    "RayServeException",
+    "RequestCancelledError",
+    "ServeError",
+    "ServeNotRunningError",
 ]
 
 

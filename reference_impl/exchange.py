@@ -25,7 +25,7 @@ class Exchange:
     response was complete; replicas read it to fail WebSocket sends.
     """
 
-    __slots__ = ("request_id", "inbox", "outbox", "client_gone")
+    __slots__ = ("client_gone", "inbox", "outbox", "request_id")
 
     def __init__(self, request_id: str) -> None:
         self.request_id = request_id

@@ -92,9 +92,7 @@ class DeploymentHandle:
         """Start the call: a `DeploymentResponse`, or with `stream=True` a
         `DeploymentResponseGenerator`."""
         if self._options.stream:
-            return DeploymentResponseGenerator(
-                self._router, self._options, args, kwargs, self._driver_loop
-            )
+            return DeploymentResponseGenerator(self._router, self._options, args, kwargs, self._driver_loop)
         return DeploymentResponse(self._router, self._options, args, kwargs, self._driver_loop)
 
     def __repr__(self) -> str:
@@ -220,8 +218,7 @@ class DeploymentResponse:
             pass
         else:
             raise RuntimeError(
-                "Sync methods should not be called from within an `asyncio` event loop. "
-                "Use `await response` instead."
+                "Sync methods should not be called from within an `asyncio` event loop. Use `await response` instead."
             )
         try:
             return self._done.result(timeout_s)
@@ -260,9 +257,7 @@ class DeploymentResponseGenerator:
         driver_loop: Callable[[], asyncio.AbstractEventLoop],
     ) -> None:
         self._channel: Channel[Any] = Channel()
-        self._response = DeploymentResponse(
-            router, options, args, kwargs, driver_loop, stream=self._channel
-        )
+        self._response = DeploymentResponse(router, options, args, kwargs, driver_loop, stream=self._channel)
         # The call may end before reaching a replica (cancelled, no replica): the
         # reader still gets its END, then the call's error.
         self._response._done.add_done_callback(lambda _: self._channel.put(END))

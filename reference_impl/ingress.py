@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
-__all__ = ["ingress", "IngressSpec", "current_instance", "ingress_spec", "build_asgi_app"]
+__all__ = ["IngressSpec", "build_asgi_app", "current_instance", "ingress", "ingress_spec"]
 
 # Set by the replica around each request it serves.
 current_instance: ContextVar[Any] = ContextVar("serve_replica_instance")
@@ -28,8 +28,7 @@ def _instance() -> Any:
         return current_instance.get()
     except LookupError:
         raise RuntimeError(
-            "This route is a method of a Serve deployment; it only runs inside a replica "
-            "(deploy it with serve.run)."
+            "This route is a method of a Serve deployment; it only runs inside a replica (deploy it with serve.run)."
         ) from None
 
 
@@ -106,14 +105,9 @@ def ingress(app: Any) -> Callable[[type], type]:
     """Serve `app` (a FastAPI/Starlette app, or a callable returning one) from the class."""
     if app is None or isinstance(app, type):
         raise TypeError(
-            "@serve.ingress needs an ASGI app instance (e.g. FastAPI()) or a function "
-            f"returning one, got {app!r}"
+            f"@serve.ingress needs an ASGI app instance (e.g. FastAPI()) or a function returning one, got {app!r}"
         )
-    spec = (
-        IngressSpec(app=app, factory=None)
-        if _is_asgi_app(app)
-        else IngressSpec(app=None, factory=app)
-    )
+    spec = IngressSpec(app=app, factory=None) if _is_asgi_app(app) else IngressSpec(app=None, factory=app)
 
     def decorate(cls: type) -> type:
         if not isinstance(cls, type):

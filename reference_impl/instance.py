@@ -21,7 +21,7 @@ from .router import Router
 from .routes import RouteTable
 from .server import HTTPServer
 
-__all__ = ["ServeInstance", "DeployedApp", "DeployedDeployment"]
+__all__ = ["DeployedApp", "DeployedDeployment", "ServeInstance"]
 
 logger = logging.getLogger("reference_impl")
 
@@ -62,9 +62,7 @@ class ServeInstance:
         self.apps: dict[str, DeployedApp] = {}
         self._proxy_loop = LoopThread("serve-proxy")
         try:
-            self.server = HTTPServer(
-                Proxy(self._routes, http_options), http_options, keep_alive, self._proxy_loop
-            )
+            self.server = HTTPServer(Proxy(self._routes, http_options), http_options, keep_alive, self._proxy_loop)
             self.server.start()
         except BaseException:
             self._proxy_loop.stop()
@@ -89,8 +87,8 @@ class ServeInstance:
             owner = self._prefix_owner(route_prefix)
             if owner is not None and owner != name:
                 raise ServeError(
-                    f"Prefix {route_prefix} is being used by application \"{owner}\". "
-                    f"Failed to deploy application \"{name}\"."
+                    f'Prefix {route_prefix} is being used by application "{owner}". '
+                    f'Failed to deploy application "{name}".'
                 )
             new = DeployedApp(name, route_prefix, app.deployment.name)
             try:
@@ -131,17 +129,15 @@ class ServeInstance:
                 index += 1
             logger.warning(
                 "There are multiple deployments with the same name '%s'. Renaming one to '%s'.",
-                base, f"{base}_{index}",
+                base,
+                f"{base}_{index}",
             )
             dep = dep.options(name=f"{base}_{index}")
         opts = dep.options_
         replicas = [
-            Replica(dep, app.name, i, args, kwargs, world_size=opts.num_replicas)
-            for i in range(opts.num_replicas)
+            Replica(dep, app.name, i, args, kwargs, world_size=opts.num_replicas) for i in range(opts.num_replicas)
         ]
-        router: Router[Replica] = Router(
-            dep.name, replicas, opts.max_ongoing_requests, opts.max_queued_requests
-        )
+        router: Router[Replica] = Router(dep.name, replicas, opts.max_ongoing_requests, opts.max_queued_requests)
         app.deployments[dep.name] = DeployedDeployment(dep, [], router)
         for replica in replicas:
             try:
@@ -179,8 +175,7 @@ class ServeInstance:
         dep = app.deployments.get(name)
         if dep is None:
             raise ServeError(
-                f"Deployment '{name}' does not exist in application '{app_name}'; "
-                f"it has {sorted(app.deployments)}."
+                f"Deployment '{name}' does not exist in application '{app_name}'; it has {sorted(app.deployments)}."
             )
         return self.handle_for(app_name, name, dep.router)
 

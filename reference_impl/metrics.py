@@ -22,7 +22,7 @@ from typing import Any
 
 from . import context
 
-__all__ = ["Counter", "Gauge", "Histogram", "Sample", "samples", "clear"]
+__all__ = ["Counter", "Gauge", "Histogram", "Sample", "clear", "samples"]
 
 DEPLOYMENT_TAG = "deployment"
 REPLICA_TAG = "replica"
@@ -75,6 +75,7 @@ class _Store:
             else:
                 series["value"] += value
                 series["observed"].append(value)
+                assert isinstance(metric, Histogram)
                 series["boundaries"] = list(metric.boundaries)
 
     def samples(self, name: str | None) -> list[Sample]:
@@ -87,12 +88,11 @@ class _Store:
             buckets = None
             if series["kind"] == "histogram":
                 observed = sorted(series["observed"])
-                buckets = tuple(
-                    bisect.bisect_right(observed, bound) for bound in series["boundaries"]
-                ) + (len(observed),)
-            result.append(
-                Sample(metric_name, series["kind"], dict(tags), series["value"], series["count"], buckets)
-            )
+                buckets = (
+                    *(bisect.bisect_right(observed, bound) for bound in series["boundaries"]),
+                    len(observed),
+                )
+            result.append(Sample(metric_name, series["kind"], dict(tags), series["value"], series["count"], buckets))
         return result
 
     def clear(self) -> None:
@@ -233,9 +233,7 @@ class Counter(_Metric):
 
     _kind = "counter"
 
-    def __init__(
-        self, name: str, description: str = "", tag_keys: tuple[str, ...] | None = None
-    ) -> None:
+    def __init__(self, name: str, description: str = "", tag_keys: tuple[str, ...] | None = None) -> None:
         _check_tuple(tag_keys)
         super().__init__(name, description, _with_serve_tag_keys(tag_keys))
         self.set_default_tags({})
@@ -253,9 +251,7 @@ class Gauge(_Metric):
 
     _kind = "gauge"
 
-    def __init__(
-        self, name: str, description: str = "", tag_keys: tuple[str, ...] | None = None
-    ) -> None:
+    def __init__(self, name: str, description: str = "", tag_keys: tuple[str, ...] | None = None) -> None:
         _check_tuple(tag_keys)
         super().__init__(name, description, _with_serve_tag_keys(tag_keys))
         self.set_default_tags({})

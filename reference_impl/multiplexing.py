@@ -19,14 +19,13 @@ from typing import Any
 
 from .context import current_replica
 
-__all__ = ["multiplexed", "model_id_of", "MULTIPLEXED_MODEL_ID_HEADER"]
+__all__ = ["MULTIPLEXED_MODEL_ID_HEADER", "model_id_of", "multiplexed"]
 
 MULTIPLEXED_MODEL_ID_HEADER = "serve_multiplexed_model_id"
 
 _ARGS_ERROR = (
     # Ray 2.60's wording, missing space included.
-    "Functions decorated with `@serve.multiplexed` must take exactly one"
-    "the multiplexed model ID (str), but got {}"
+    "Functions decorated with `@serve.multiplexed` must take exactly onethe multiplexed model ID (str), but got {}"
 )
 
 
@@ -81,17 +80,13 @@ class _Multiplexer:
             pass
 
 
-def multiplexed(
-    func: Callable[..., Any] | None = None, max_num_models_per_replica: int = 3
-) -> Any:
+def multiplexed(func: Callable[..., Any] | None = None, max_num_models_per_replica: int = 3) -> Any:
     """Decorate an async `load(model_id)` function or method (Ray 2.60's checks)."""
     if func is not None:
         if not callable(func):
             raise TypeError("The `multiplexed` decorator must be used with a function or method.")
         if not inspect.iscoroutinefunction(func):
-            raise TypeError(
-                "@serve.multiplexed can only be used to decorate async functions or methods."
-            )
+            raise TypeError("@serve.multiplexed can only be used to decorate async functions or methods.")
         if not 1 <= len(inspect.signature(func).parameters) <= 2:
             raise TypeError(
                 "@serve.multiplexed can only be used to decorate functions or methods "
@@ -118,9 +113,7 @@ def multiplexed(
                 )
             mux = replica._multiplexers.get(load)
             if mux is None:
-                mux = replica._multiplexers[load] = _Multiplexer(
-                    load, owner, max_num_models_per_replica
-                )
+                mux = replica._multiplexers[load] = _Multiplexer(load, owner, max_num_models_per_replica)
             return await mux.get(args[-1])
 
         get_model.__serve_multiplexed__ = True  # type: ignore[attr-defined]

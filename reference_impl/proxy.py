@@ -15,17 +15,19 @@ import asyncio
 import json
 import logging
 import random
+import sys
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from .config import HTTPOptions
 from .exchange import Exchange, Finished
-from .replica import Replica, ReplicaCall
 from .multiplexing import model_id_of
+from .replica import Replica, ReplicaCall
 from .router import BackPressureError, Router
 from .routes import RouteTable
 
-__all__ = ["Proxy", "Endpoint"]
+__all__ = ["Endpoint", "Proxy"]
 
 logger = logging.getLogger("reference_impl")
 
@@ -47,7 +49,7 @@ class Endpoint:
 class _Flow:
     """Progress of one request through the proxy."""
 
-    __slots__ = ("ex", "waiting", "call", "started", "settled", "too_large")
+    __slots__ = ("call", "ex", "settled", "started", "too_large", "waiting")
 
     def __init__(self, ex: Exchange) -> None:
         self.ex = ex
@@ -89,10 +91,22 @@ async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes)
     await send({"type": "http.response.body", "body": body})
 
 
+if sys.version_info >= (3, 11):
+
+    async def _within(timeout: float, work: Coroutine[Any, Any, None]) -> None:
+        async with asyncio.timeout(timeout):
+            await work
+
+else:  # Python 3.10 has no asyncio.timeout; wait_for runs the work in a task of its own
+
+    async def _within(timeout: float, work: Coroutine[Any, Any, None]) -> None:
+        await asyncio.wait_for(work, timeout)
+
+
 def _request_id(scope: dict[str, Any]) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            return value.decode("latin-1")
+            return bytes(value).decode("latin-1")
     # NOTE: the same 32 hex digits as `uuid.uuid4().hex`, at a tenth of the cost
     # (no urandom system call per request); an ID, not a secret.
     return f"{random.getrandbits(128):032x}"
@@ -137,9 +151,8 @@ class Proxy:
                 await self._relay(flow, match.target.router, scope, send)
             else:
                 try:
-                    async with asyncio.timeout(self._timeout):
-                        await self._relay(flow, match.target.router, scope, send)
-                except TimeoutError:
+                    await _within(self._timeout, self._relay(flow, match.target.router, scope, send))
+                except asyncio.TimeoutError:
                     await self._timed_out(flow, send)
         except BackPressureError as err:
             await _send_simple(send, 503, str(err).encode(), _TEXT)
@@ -188,9 +201,7 @@ class Proxy:
                     return
             inbox.put(message)
 
-    async def _relay(
-        self, flow: _Flow, router: Router[Replica], scope: dict[str, Any], send: Any
-    ) -> None:
+    async def _relay(self, flow: _Flow, router: Router[Replica], scope: dict[str, Any], send: Any) -> None:
         model_id = model_id_of(scope["headers"])
         replica = router.try_assign(model_id)
         if replica is None:
@@ -206,9 +217,7 @@ class Proxy:
         if flow.ex.client_gone or flow.too_large:
             router.release(replica)
             return
-        flow.call = replica.submit_asgi(
-            scope, flow.ex, lambda: router.release(replica), model_id
-        )
+        flow.call = replica.submit_asgi(scope, flow.ex, lambda: router.release(replica), model_id)
         outbox = flow.ex.outbox
         request_id = flow.ex.request_id.encode("latin-1")
         while True:
@@ -227,8 +236,8 @@ class Proxy:
                 # From here the handler sees the client's close as WebSocketDisconnect
                 # instead of being cancelled (Ray does the same).
                 flow.started = flow.settled = True
-            if flow.ex.client_gone:
-                continue
+            if flow.ex.client_gone:  # set by the pump meanwhile
+                continue  # type: ignore[unreachable]
             try:
                 await send(message)
             except OSError:

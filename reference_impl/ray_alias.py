@@ -28,10 +28,10 @@ __all__ = [
     "SERVE_MODULES",
     "RayAlreadyImportedError",
     "install",
-    "uninstall",
     "is_installed",
     "ray_alias",
     "real_ray_version",
+    "uninstall",
 ]
 
 # Ray's module name → the reference module that stands in for it.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any, NoReturn
 
-__all__ = ["init", "shutdown", "is_initialized", "RayAPIUnavailableError", "unavailable"]
+__all__ = ["RayAPIUnavailableError", "init", "is_initialized", "shutdown", "unavailable"]
 
 HINT = (
     "run it on real Ray instead: `pytest --serve-impl=ray`, or plain `python` without "

@@ -21,12 +21,12 @@ from starlette.requests import Request
 from uvicorn.config import Config
 from uvicorn.lifespan.on import LifespanOn
 
-from .context import RequestContext, ReplicaContext, ReplicaID, current_replica, current_request
+from .channel import Channel
+from .context import ReplicaContext, ReplicaID, RequestContext, current_replica, current_request
 from .deployment import Deployment
 from .encoding import to_response
 from .exceptions import DeploymentStartError, RayServeException
 from .exchange import Exchange, Finished
-from .channel import Channel
 from .ingress import build_asgi_app, current_instance, ingress_spec
 from .loops import LoopThread
 from .streaming import stream_items
@@ -39,7 +39,7 @@ logger = logging.getLogger("reference_impl")
 class ReplicaCall:
     """A request given to a replica. `future` gets a handle call's result."""
 
-    __slots__ = ("_replica", "context", "_future", "task", "cancelled")
+    __slots__ = ("_future", "_replica", "cancelled", "context", "task")
 
     def __init__(
         self,
@@ -52,9 +52,7 @@ class ReplicaCall:
         self.context = context
         # NOTE: HTTP/WebSocket calls answer through their Exchange; skipping the
         # future (and its Condition) saves a few microseconds per request.
-        self._future: concurrent.futures.Future[Any] | None = (
-            concurrent.futures.Future() if result else None
-        )
+        self._future: concurrent.futures.Future[Any] | None = concurrent.futures.Future() if result else None
         self.task: asyncio.Task[Any] | None = None
         self.cancelled = False
 
@@ -102,12 +100,10 @@ def _takes_argument(fn: Callable[..., Any]) -> bool:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return True
-    return any(
-        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
-    )
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
 
 
-_INTERNAL_ERROR = [
+_INTERNAL_ERROR: list[dict[str, Any]] = [
     {
         "type": "http.response.start",
         "status": 500,
@@ -160,8 +156,7 @@ class Replica:
         except BaseException as err:
             self._thread.stop()
             raise DeploymentStartError(
-                f"Deployment {self.deployment.name!r} failed to start its replica: "
-                f"{type(err).__name__}: {err}"
+                f"Deployment {self.deployment.name!r} failed to start its replica: {type(err).__name__}: {err}"
             ) from err
 
     async def _start(self) -> None:
@@ -180,7 +175,7 @@ class Replica:
             if spec is not None:
                 self.asgi_app = build_asgi_app(spec, target)
                 await self._lifespan_startup()
-            self._call_target = getattr(self.instance, "__call__", None)
+            self._call_target = getattr(self.instance, "__call__", None)  # noqa: B004 (the method itself, or None)
         if self._call_target is not None:
             self._call_takes_request = _takes_argument(self._call_target)
 
@@ -256,16 +251,12 @@ class Replica:
         multiplexed_model_id: str = "",
         stream: Channel[Any] | None = None,
     ) -> ReplicaCall:
-        context = RequestContext(
-            request_id, app_name=self.app_name, multiplexed_model_id=multiplexed_model_id
-        )
+        context = RequestContext(request_id, app_name=self.app_name, multiplexed_model_id=multiplexed_model_id)
         call = ReplicaCall(self, context)
         self._launch(call, self._run_method(call, method_name, args, kwargs, stream), on_finish)
         return call
 
-    def _launch(
-        self, call: ReplicaCall, coro: Coroutine[Any, Any, Any], on_finish: Callable[[], None]
-    ) -> None:
+    def _launch(self, call: ReplicaCall, coro: Coroutine[Any, Any, Any], on_finish: Callable[[], None]) -> None:
         try:
             self.loop.call_soon_threadsafe(self._start_call, call, coro, on_finish)
         except RuntimeError:
@@ -274,9 +265,7 @@ class Replica:
             if call._future is not None:
                 call._future.set_exception(RuntimeError(f"Replica {self.id} is shut down"))
 
-    def _start_call(
-        self, call: ReplicaCall, coro: Coroutine[Any, Any, Any], on_finish: Callable[[], None]
-    ) -> None:
+    def _start_call(self, call: ReplicaCall, coro: Coroutine[Any, Any, Any], on_finish: Callable[[], None]) -> None:
         task = self.loop.create_task(coro)
         call.task = task
         task.add_done_callback(functools.partial(_settle, call, on_finish=on_finish))
@@ -298,8 +287,7 @@ class Replica:
             fn = getattr(self.instance, name, None) if self.instance is not None else None
         if fn is None:
             raise AttributeError(
-                f"Tried to call a method '{name}' that does not exist on deployment "
-                f"{self.deployment.name!r}."
+                f"Tried to call a method '{name}' that does not exist on deployment {self.deployment.name!r}."
             )
         result = fn(*args, **kwargs)
         if stream is not None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from .exceptions import BackPressureError, ServeError
 
-__all__ = ["Router", "BackPressureError", "Slot"]
+__all__ = ["BackPressureError", "Router", "Slot"]
 
 
 class Slot(Protocol):
@@ -43,9 +43,7 @@ class Router(Generic[S]):
         that has the model loaded first (as Ray routes them)."""
         best = None
         for replica in self._replicas:
-            if replica.ongoing < self._max_ongoing and (
-                best is None or replica.ongoing < best.ongoing
-            ):
+            if replica.ongoing < self._max_ongoing and (best is None or replica.ongoing < best.ongoing):
                 best = replica
         if model_id and best is not None:
             for replica in self._replicas:
@@ -119,6 +117,6 @@ def _loaded(replica: object) -> set[str]:
     return context.loaded_model_ids() if context is not None else set()
 
 
-def _fail(waiter: asyncio.Future[object]) -> None:
+def _fail(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_exception(ServeError("The deployment was deleted while the request waited."))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["RouteTable", "Match"]
+__all__ = ["Match", "RouteTable"]
 
 T = TypeVar("T")
 

@@ -25,34 +25,53 @@ from pydantic import (
 )
 
 __all__ = [
-    "EncodingType",
-    "LoggingConfig",
-    "TracingConfig",
-    "ReplicaState",
-    "DeploymentStatus",
-    "DeploymentStatusTrigger",
     "ApplicationStatus",
-    "ProxyStatus",
-    "ProxyLocation",
-    "DeploymentStatusOverview",
     "ApplicationStatusOverview",
-    "ServeStatus",
-    "RayActorOptionsSchema",
     "DeploymentSchema",
-    "ServeApplicationSchema",
+    "DeploymentStatus",
+    "DeploymentStatusOverview",
+    "DeploymentStatusTrigger",
+    "EncodingType",
     "HTTPOptionsSchema",
-    "gRPCOptionsSchema",
-    "ServeDeploySchema",
+    "LoggingConfig",
+    "ProxyLocation",
+    "ProxyStatus",
+    "RayActorOptionsSchema",
     "ReplicaRank",
+    "ReplicaState",
+    "ServeApplicationSchema",
+    "ServeDeploySchema",
+    "ServeStatus",
+    "TracingConfig",
+    "gRPCOptionsSchema",
 ]
 
 # The attributes of a `logging.LogRecord` that `additional_log_standard_attrs` may name.
 LOGRECORD_STANDARD_ATTRS = frozenset(
     {
-        "args", "asctime", "created", "exc_info", "exc_text", "filename", "funcName",
-        "levelname", "levelno", "lineno", "message", "module", "msecs", "msg", "name",
-        "pathname", "process", "processName", "relativeCreated", "stack_info", "thread",
-        "threadName", "taskName",
+        "args",
+        "asctime",
+        "created",
+        "exc_info",
+        "exc_text",
+        "filename",
+        "funcName",
+        "levelname",
+        "levelno",
+        "lineno",
+        "message",
+        "module",
+        "msecs",
+        "msg",
+        "name",
+        "pathname",
+        "process",
+        "processName",
+        "relativeCreated",
+        "stack_info",
+        "thread",
+        "threadName",
+        "taskName",
     }
 )
 # Ray 2.60 fixes the default log encoding at "TEXT".
@@ -118,14 +137,10 @@ class LoggingConfig(BaseModel):
         # NOTE: an int level is stored as its name (10 -> "DEBUG"), as Ray does.
         if isinstance(value, int):
             if value not in _level_numbers():
-                raise ValueError(
-                    f'Got "{value}" for log_level. log_level must be one of {_level_numbers()}.'
-                )
+                raise ValueError(f'Got "{value}" for log_level. log_level must be one of {_level_numbers()}.')
             return logging.getLevelName(value)
         if value not in _level_names():
-            raise ValueError(
-                f'Got "{value}" for log_level. log_level must be one of {_level_names()}.'
-            )
+            raise ValueError(f'Got "{value}" for log_level. log_level must be one of {_level_names()}.')
         return value
 
     @field_validator("additional_log_standard_attrs")
@@ -200,9 +215,7 @@ def global_logging_config(value: Any) -> LoggingConfig:
         return LoggingConfig(**value)
     # NOTE: Ray 2.60 passes any other value to its controller, which then dies while
     # starting; the reference refuses it at the call instead.
-    raise TypeError(
-        f"logging_config must be a dict or a LoggingConfig, got {type(value).__name__}"
-    )
+    raise TypeError(f"logging_config must be a dict or a LoggingConfig, got {type(value).__name__}")
 
 
 # -- statuses ------------------------------------------------------------------------------
@@ -368,14 +381,9 @@ class DeploymentSchema(BaseModel):
         num_replicas = values.get("num_replicas")
         if isinstance(num_replicas, int):
             if values.get("autoscaling_config") is not None:
-                raise ValueError(
-                    "Manually setting num_replicas is not allowed "
-                    "when autoscaling_config is provided."
-                )
+                raise ValueError("Manually setting num_replicas is not allowed when autoscaling_config is provided.")
         elif num_replicas not in ("auto", None):
-            raise ValueError(
-                f'`num_replicas` must be an int or "auto", but got: {num_replicas}'
-            )
+            raise ValueError(f'`num_replicas` must be an int or "auto", but got: {num_replicas}')
         return values
 
     @model_validator(mode="after")
@@ -384,10 +392,7 @@ class DeploymentSchema(BaseModel):
         if limit is not None and limit < 1 and limit != -1:
             raise ValueError("max_queued_requests must be -1 (no limit) or a positive integer.")
         if self.max_replicas_per_node is not None and self.placement_group_bundles is not None:
-            raise ValueError(
-                "Setting max_replicas_per_node is not allowed when "
-                "placement_group_bundles is provided."
-            )
+            raise ValueError("Setting max_replicas_per_node is not allowed when placement_group_bundles is provided.")
         return self
 
     def is_autoscaling_configured(self) -> bool:
@@ -397,14 +402,9 @@ class DeploymentSchema(BaseModel):
 def _check_import_path(value: str) -> str:
     if ":" in value:
         if value.count(":") > 1:
-            raise ValueError(
-                f'Got invalid import path "{value}". An import path may have at most one colon.'
-            )
+            raise ValueError(f'Got invalid import path "{value}". An import path may have at most one colon.')
         if value.rfind(":") in (0, len(value) - 1):
-            raise ValueError(
-                f'Got invalid import path "{value}". An import path may not start or end '
-                "with a colon."
-            )
+            raise ValueError(f'Got invalid import path "{value}". An import path may not start or end with a colon.')
         return value
     if value.count(".") < 1:
         raise ValueError(
@@ -413,9 +413,7 @@ def _check_import_path(value: str) -> str:
             'graph. E.g.: "module.deployment_graph".'
         )
     if value.rfind(".") in (0, len(value) - 1):
-        raise ValueError(
-            f'Got invalid import path "{value}". An import path may not start or end with a dot.'
-        )
+        raise ValueError(f'Got invalid import path "{value}". An import path may not start or end with a dot.')
     return value
 
 
@@ -477,13 +475,11 @@ class HTTPOptionsSchema(BaseModel):
     def _ssl_pair(cls, value: str | None, info: ValidationInfo) -> str | None:
         keyfile = info.data.get("ssl_keyfile")
         if bool(value) != bool(keyfile):
-            raise ValueError(
-                "Both ssl_keyfile and ssl_certfile must be provided together to enable HTTPS."
-            )
+            raise ValueError("Both ssl_keyfile and ssl_certfile must be provided together to enable HTTPS.")
         return value
 
 
-class gRPCOptionsSchema(BaseModel):  # noqa: N801 (Ray's name)
+class gRPCOptionsSchema(BaseModel):
     """`grpc_options` of a config file; the reference serves no gRPC."""
 
     port: int = 9000
@@ -511,10 +507,7 @@ class ServeDeploySchema(BaseModel):
         repeated = sorted({f'"{n}"' for n in names if names.count(n) > 1})
         if repeated:
             what = "application " if len(repeated) == 1 else "applications "
-            raise ValueError(
-                f"Found multiple configs for {what}{', '.join(repeated)}. "
-                "Please remove all duplicates."
-            )
+            raise ValueError(f"Found multiple configs for {what}{', '.join(repeated)}. Please remove all duplicates.")
         prefixes = [a.route_prefix for a in apps if a.route_prefix is not None]
         repeated = sorted({f'"{p}"' for p in prefixes if prefixes.count(p) > 1})
         if repeated:

@@ -34,7 +34,6 @@ from .schema import TracingConfig  # Ray exports it at top level too
 
 __all__ = [
     "Application",
-    "batch",
     "Deployment",
     "DeploymentHandle",
     "DeploymentResponse",
@@ -43,6 +42,7 @@ __all__ = [
     "Request",
     "RequestCancelledError",
     "TracingConfig",
+    "batch",
     "delete",
     "deployment",
     "exceptions",

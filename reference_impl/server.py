@@ -25,8 +25,7 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as err:
         sock.close()
         hint = (
-            "another process is listening there; stop it, or pass http_options={'port': 0} "
-            "to pick a free port"
+            "another process is listening there; stop it, or pass http_options={'port': 0} to pick a free port"
             if err.errno == errno.EADDRINUSE
             else "check http_options.host and http_options.port"
         )

@@ -43,8 +43,7 @@ async def stream_items(result: Any, channel: Channel[Any], method_name: str) -> 
             if inspect.isawaitable(result):
                 await result  # as in Ray, the method runs; its value is refused
             raise TypeError(
-                f"Called method '{method_name}' with `handle.options(stream=True)` but it "
-                "did not return a generator."
+                f"Called method '{method_name}' with `handle.options(stream=True)` but it did not return a generator."
             )
     finally:
         channel.put(END)

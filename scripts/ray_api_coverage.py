@@ -35,8 +35,10 @@ def _public_names(module: Any) -> list[str]:
     if names is None:
         # Without __all__: what the module defines itself, not what it imports.
         names = [
-            n for n, v in vars(module).items()
-            if not inspect.ismodule(v) and not isinstance(v, TypeVar)
+            n
+            for n, v in vars(module).items()
+            if not inspect.ismodule(v)
+            and not isinstance(v, TypeVar)
             and getattr(v, "__module__", None) == module.__name__
         ]
     return sorted(n for n in names if not n.startswith("_"))
@@ -113,11 +115,16 @@ def render_text() -> str:
     for module, rows in modules.items():
         n = sum(1 for _, s, _ in rows if s == "implemented")
         lines += [f"## {module}: {n}/{len(rows)} implemented ({100 * n // max(len(rows), 1)}%)", ""]
-        lines += [f"- {marks[s]} `{name}`" + (f" — accepted and ignored: {note}" if note else "") for name, s, note in rows]
+        lines += [
+            f"- {marks[s]} `{name}`" + (f" — accepted and ignored: {note}" if note else "") for name, s, note in rows
+        ]
         lines.append("")
     n = sum(1 for _, s in options if s == "implemented")
     lines += [f"## Deployment options (`@serve.deployment(...)`): {n}/{len(options)} implemented", ""]
-    lines += [f"- {marks[s]} `{o}`" + (" — accepted and ignored (one process, no cluster)" if s == "ignored" else "") for o, s in options]
+    lines += [
+        f"- {marks[s]} `{o}`" + (" — accepted and ignored (one process, no cluster)" if s == "ignored" else "")
+        for o, s in options
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,7 @@ from reference_impl import api, serve
 from reference_impl.config import KEEP_ALIVE_ENV_VAR, parse_http_options
 from reference_impl.instance import ServeInstance
 
-__all__ = ["_serve_shut_down", "start_serve", "instance", "http", "StartServe", "HTTP_TIMEOUT_S"]
+__all__ = ["HTTP_TIMEOUT_S", "StartServe", "_serve_shut_down", "http", "instance", "start_serve"]
 
 DEFAULT_PORT = 8000
 HTTP_TIMEOUT_S = 10.0

@@ -61,11 +61,7 @@ def rss_bytes() -> int:
 
 def listening_ports() -> set[int]:
     """TCP ports this process listens on."""
-    return {
-        c.laddr.port
-        for c in psutil.Process().net_connections("inet")
-        if c.status == psutil.CONN_LISTEN
-    }
+    return {c.laddr.port for c in psutil.Process().net_connections("inet") if c.status == psutil.CONN_LISTEN}
 
 
 def loop_tasks(instance: ServeInstance, timeout: float = 5.0) -> dict[str, int]:
@@ -79,10 +75,7 @@ def loop_tasks(instance: ServeInstance, timeout: float = 5.0) -> dict[str, int]:
         for deployment in app.deployments.values():
             for replica in deployment.replicas:
                 loops[replica.id] = replica.loop
-    return {
-        name: asyncio.run_coroutine_threadsafe(count(), loop).result(timeout)
-        for name, loop in loops.items()
-    }
+    return {name: asyncio.run_coroutine_threadsafe(count(), loop).result(timeout) for name, loop in loops.items()}
 
 
 def eventually(measure: Callable[[], T], ok: Callable[[T], bool], timeout: float) -> tuple[bool, T]:

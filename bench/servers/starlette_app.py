@@ -24,10 +24,9 @@ import socket  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 
-from readiness import wait_200  # noqa: E402
-
 import starlette  # noqa: E402
 import uvicorn  # noqa: E402
+from readiness import wait_200  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
@@ -78,8 +77,14 @@ def main() -> int:
     sock.bind((host, ARGS.port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, host=host, port=port, lifespan="off", access_log=False, log_config=None,
-        log_level="warning", timeout_graceful_shutdown=2,
+        app,
+        host=host,
+        port=port,
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     parent = os.getppid()

@@ -35,14 +35,12 @@ def load_adapter(spec: str) -> Adapter:
             module = importlib.import_module(module_name)
         except ImportError as err:
             raise AdapterError(
-                f"--serve-impl={spec}: cannot import {module_name!r} ({err}); "
-                "is it installed and on sys.path?"
+                f"--serve-impl={spec}: cannot import {module_name!r} ({err}); is it installed and on sys.path?"
             ) from None
         cls = getattr(module, class_name, None)
         if not (isinstance(cls, type) and issubclass(cls, Adapter)):
             raise AdapterError(
-                f"--serve-impl={spec}: {module_name}.{class_name} is not a subclass of "
-                "pytest_serve.adapters.Adapter"
+                f"--serve-impl={spec}: {module_name}.{class_name} is not a subclass of pytest_serve.adapters.Adapter"
             )
         try:
             return cls()

@@ -33,7 +33,7 @@ class Adapter(ABC):
     """
 
     #: Short name shown in reports, e.g. "reference", "ray", "acme-serve".
-    name: ClassVar[str] = "custom"
+    name: str = "custom"
     #: Clause ID → reason, for documented clauses this implementation knowingly departs from.
     deviations: ClassVar[Mapping[str, str]] = {}
 

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 from .base import Adapter, AdapterError, patched_environ
 
@@ -30,7 +30,7 @@ START_TIMEOUT_S = 60.0
 
 class RayAdapter(Adapter):
     name = "ray"
-    deviations = {
+    deviations: ClassVar[Mapping[str, str]] = {
         "KA-1": "Ray Serve 2.60's default keep-alive timeout is 90 s "
         "(RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S unset, no http_options), not uvicorn's 5 s "
         "that the guide states.",
@@ -50,8 +50,7 @@ class RayAdapter(Adapter):
             self._serve = importlib.import_module("ray.serve")
         except ImportError as err:
             raise AdapterError(
-                f"--serve-impl=ray needs Ray Serve ({err}); install it with "
-                "`pip install \"pytest-serve[ray]\"`."
+                f'--serve-impl=ray needs Ray Serve ({err}); install it with `pip install "pytest-serve[ray]"`.'
             ) from None
         self._url: str | None = None
 
@@ -78,6 +77,10 @@ class RayAdapter(Adapter):
             runtime_env["env_vars"].setdefault("PYTHONPATH", os.environ["PYTHONPATH"])
         with patched_environ(env):
             self._ray.init(
+                # A private instance, even when $RAY_ADDRESS or a `ray start` cluster on
+                # this machine would make ray.init() connect to it: this adapter stops
+                # Serve and Ray when it is done.
+                address="local",
                 num_cpus=NUM_CPUS,
                 include_dashboard=False,
                 log_to_driver=False,
@@ -118,8 +121,7 @@ class RayAdapter(Adapter):
                 last = err
             time.sleep(0.05)
         raise AdapterError(
-            f"Ray Serve's proxy did not answer on {self.base_url} within "
-            f"{START_TIMEOUT_S:.0f} s (last error: {last})"
+            f"Ray Serve's proxy did not answer on {self.base_url} within {START_TIMEOUT_S:.0f} s (last error: {last})"
         )
 
     def deploy_config(self, config: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
@@ -139,9 +141,7 @@ class RayAdapter(Adapter):
             options = schema.http_options.model_dump()
             self._init_ray(env)
             with patched_environ(env):
-                client = private_api.serve_start(
-                    http_options=options, proxy_location=schema.proxy_location
-                )
+                client = private_api.serve_start(http_options=options, proxy_location=schema.proxy_location)
             self._url = f"http://{options['host']}:{options['port']}"
             client.deploy_apps(schema, _blocking=False)
             names = [app.name for app in schema.applications]

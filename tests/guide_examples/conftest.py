@@ -6,6 +6,4 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "xdist_group(name): with --dist loadgroup, run tests of one group on one worker"
-    )
+    config.addinivalue_line("markers", "xdist_group(name): with --dist loadgroup, run tests of one group on one worker")

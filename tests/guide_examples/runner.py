@@ -24,14 +24,14 @@ from pathlib import Path
 from types import TracebackType
 
 __all__ = [
-    "GUIDE",
     "DRIVER",
+    "GUIDE",
     "HOST",
     "PORT",
+    "ExampleProcess",
     "materialize",
     "port_in_use",
     "run_example",
-    "ExampleProcess",
 ]
 
 GUIDE = importlib.resources.files("conformance") / "guide"  # exNN_*.py: the guide's code
@@ -149,8 +149,7 @@ class ExampleProcess:
                 line = self._queue.get(timeout=max(remaining, 0.0))
             except queue.Empty:
                 raise AssertionError(
-                    f"no line containing {text!r} within {timeout} s; "
-                    f"output so far:\n{self.output()}"
+                    f"no line containing {text!r} within {timeout} s; output so far:\n{self.output()}"
                 ) from None
             if line is None:
                 self._queue.put(None)  # keep later calls from blocking
@@ -172,8 +171,7 @@ class ExampleProcess:
             self._proc.kill()
             self._proc.wait(timeout)
             raise AssertionError(
-                f"the process did not exit within {timeout} s of its stdin closing; killed it; "
-                f"output:\n{self.output()}"
+                f"the process did not exit within {timeout} s of its stdin closing; killed it; output:\n{self.output()}"
             ) from None
         self._reader.join(timeout)
         while not self._queue.empty():
@@ -185,9 +183,7 @@ class ExampleProcess:
     def __enter__(self) -> ExampleProcess:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait(10)

@@ -19,10 +19,14 @@ RUN_TIMEOUT_S = 120.0
 #: Options of every run: no cache; pytest-asyncio's loop scope set (else it warns); and
 #: two unrelated plugins off (hypothesis alone takes ~1 s to import in every subprocess).
 COMMON_ARGS = (
-    "-p", "no:cacheprovider",
-    "-p", "no:hypothesispytest",
-    "-p", "no:benchmark",
-    "-o", "asyncio_default_fixture_loop_scope=function",
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:hypothesispytest",
+    "-p",
+    "no:benchmark",
+    "-o",
+    "asyncio_default_fixture_loop_scope=function",
 )
 
 

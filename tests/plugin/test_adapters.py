@@ -64,9 +64,7 @@ def test_default_impl_is_reference(pytester: pytest.Pytester, run_subprocess: Ru
     result.stdout.fnmatch_lines(["pytest-serve: reference started 1 time(s) for 1 distinct configuration(s)"])
 
 
-def test_env_var_selects_impl(
-    pytester: pytest.Pytester, run_subprocess: Run, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_env_var_selects_impl(pytester: pytest.Pytester, run_subprocess: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     """`PYTEST_SERVE_IMPL` chooses the implementation."""
     monkeypatch.setenv("PYTEST_SERVE_IMPL", "reference_impl.serve")
     pytester.makepyfile(NAME_CHECK.format(name="reference_impl.serve"))

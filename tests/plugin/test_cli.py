@@ -22,7 +22,11 @@ def certify(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_SERVE_IMPL")}
     return subprocess.run(
         [sys.executable, "-m", "pytest_serve", "certify", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
     )
 
 
@@ -59,7 +63,9 @@ def test_certify_bad_impl_exits_2(tmp_path: Path) -> None:
 
 def test_certify_workers_run_the_suite_in_parallel(tmp_path: Path) -> None:
     """`certify --workers 2` runs in two xdist processes; the report names tests without xdist's `@group`."""
-    done = certify("--clause", "KA-3", "--clause", "RET-2", "--workers", "2", "--report", str(tmp_path / "r"), cwd=tmp_path)
+    done = certify(
+        "--clause", "KA-3", "--clause", "RET-2", "--workers", "2", "--report", str(tmp_path / "r"), cwd=tmp_path
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "bringing up nodes" in done.stdout, done.stdout[-2000:]  # pytest-xdist's line
     assert "pytest-serve certify: reference took" in done.stdout

@@ -9,7 +9,7 @@ from reference_impl.ray_alias import real_ray_version
 
 from .helpers import Run
 
-RAY_APP = '''
+RAY_APP = """
 from fastapi import FastAPI
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -35,9 +35,9 @@ class Front:
 
 
 graph = Front.bind(Upper.bind())
-'''
+"""
 
-TEST_APP = '''
+TEST_APP = """
 import ray
 from myapp import graph
 
@@ -49,15 +49,15 @@ def test_graph(serve_app):
 
 def test_ray_is_the_stand_in():
     assert ray.serve.__name__ == "reference_impl.serve"
-'''
+"""
 
-CONFTEST_IMPORTS_RAY = '''
+CONFTEST_IMPORTS_RAY = """
 from ray import serve  # conftests are imported before the alias would be too late
 
 
 def pytest_configure(config):
     config.serve_from_conftest = serve.__name__
-'''
+"""
 
 
 @pytest.fixture
@@ -74,7 +74,10 @@ def test_ray_app_runs_on_the_reference(ray_project: pytest.Pytester, run_subproc
     result.assert_outcomes(passed=2)
     beside = "Ray * is installed and hidden" if real_ray_version() else "Ray is not installed"
     result.stdout.fnmatch_lines(
-        [f"pytest-serve: implementation reference; `from ray import serve` runs on the reference implementation ({beside}*"]
+        [
+            "pytest-serve: implementation reference; `from ray import serve` runs on the reference "
+            f"implementation ({beside}*"
+        ]
     )
 
 
@@ -93,11 +96,16 @@ def test_alias_off_for_other_implementations(pytester: pytest.Pytester, run_subp
     result = run_subprocess("--serve-impl=reference_impl.serve")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["pytest-serve: implementation reference_impl.serve; `import ray` is not aliased (--serve-impl=reference_impl.serve)"]
+        [
+            "pytest-serve: implementation reference_impl.serve; `import ray` is not aliased "
+            "(--serve-impl=reference_impl.serve)"
+        ]
     )
 
 
-def test_env_and_ini_turn_the_alias_off(pytester: pytest.Pytester, run_subprocess: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_and_ini_turn_the_alias_off(
+    pytester: pytest.Pytester, run_subprocess: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """PYTEST_SERVE_RAY_ALIAS=0 and `serve_ray_alias = false` each turn it off."""
     pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
     monkeypatch.setenv("PYTEST_SERVE_RAY_ALIAS", "0")

@@ -168,7 +168,7 @@ def test_report_writes_json_and_markdown(graded: tuple[pytest.RunResult, Path]) 
 
 def test_report_grades_each_clause(graded: tuple[pytest.RunResult, Path]) -> None:
     """Each clause gets pass/fail/skipped/error/deviation from its tests and the declared deviations."""
-    result, report_dir = graded
+    _, report_dir = graded
     report = read_report(report_dir)
     assert verdicts(report) == EXPECTED_VERDICTS
     by_id = {c["id"]: c for c in report["clauses"]}

@@ -88,9 +88,7 @@ def test_two_apps_on_one_prefix_is_an_error(http: httpx.Client) -> None:
     constructed = threading.Event()
     with pytest.raises(ServeError) as info:
         serve.run(Value.bind("b", constructed), name="b", route_prefix="/x")
-    assert str(info.value) == (
-        'Prefix /x is being used by application "a". Failed to deploy application "b".'
-    )
+    assert str(info.value) == ('Prefix /x is being used by application "a". Failed to deploy application "b".')
     assert not constructed.is_set()
     assert sorted(serve.status().applications) == ["a"]
     assert http.get("/x").text == "a"
@@ -100,18 +98,14 @@ def test_failing_constructor_raises_deployment_start_error(http: httpx.Client) -
     """A raising constructor gives DeploymentStartError naming the deployment and cause."""
     with pytest.raises(DeploymentStartError) as info:
         serve.run(Failing.bind(), name="f", route_prefix="/f")
-    assert str(info.value) == (
-        "Deployment 'Failing' failed to start its replica: ValueError: constructor boom"
-    )
+    assert str(info.value) == ("Deployment 'Failing' failed to start its replica: ValueError: constructor boom")
     assert http.get("/f").status_code == 404
 
 
 def test_failing_ingress_leaves_nothing_of_its_app(http: httpx.Client) -> None:
     """When the ingress fails after its dependency started, the whole app is gone."""
     with pytest.raises(DeploymentStartError, match="'Failing'"):
-        serve.run(
-            Failing.options(num_replicas=2).bind(Value.bind("down")), name="f", route_prefix="/f"
-        )
+        serve.run(Failing.options(num_replicas=2).bind(Value.bind("down")), name="f", route_prefix="/f")
     assert http.get("/-/routes").json() == {}
     assert serve.status().applications == {}
     assert _replica_threads() == []

@@ -42,9 +42,5 @@ def test_names_marked_implemented_exist_in_the_reference() -> None:
 
 def test_page_is_up_to_date() -> None:
     """The page is what the script makes of the Ray snapshot and the reference today."""
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "check"], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, (
-        f"{done.stderr.strip()} (regenerate with python scripts/ray_api_coverage.py render)"
-    )
+    done = subprocess.run([sys.executable, str(SCRIPT), "check"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"{done.stderr.strip()} (regenerate with python scripts/ray_api_coverage.py render)"

@@ -23,7 +23,7 @@ STARTUP_S = 30.0  # a fresh interpreter imports FastAPI, pydantic and uvicorn fi
 EXIT_S = 15.0
 SERVING = re.compile(r"^Serving on (http://127\.0\.0\.1:\d+) \((.*)\); press Ctrl-C to stop\.$")
 
-APP_MODULE = '''\
+APP_MODULE = """\
 from reference_impl import serve
 
 
@@ -33,7 +33,7 @@ def hello():
 
 
 app = hello.bind()
-'''
+"""
 
 CONFIG = """\
 http_options:
@@ -195,7 +195,7 @@ def test_busy_port_exits_1(app_dir: Path) -> None:
     assert f"Failed to bind to address '127.0.0.1:{port}'" in done.stderr
 
 
-RAY_SCRIPT = '''\
+RAY_SCRIPT = """\
 import sys
 
 import requests
@@ -216,13 +216,17 @@ url = api.current_instance().url
 assert requests.get(url + "/echo", params={"say": "hi"}).text == "hi"
 print("script argv:", sys.argv[1:], "main:", __name__)
 sys.exit(int(sys.argv[1]))
-'''
+"""
 
 
 def _exec(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "reference_impl", "exec", *args],
-        cwd=cwd, env=_env(), capture_output=True, text=True, timeout=STARTUP_S + EXIT_S,
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_S + EXIT_S,
     )
 
 
@@ -242,7 +246,7 @@ def test_exec_reports_a_failing_script_like_python(tmp_path: Path) -> None:
     (tmp_path / "boom.py").write_text("import ray\nray.get(1)\n")
     done = _exec(tmp_path, "boom.py")
     assert done.returncode == 1
-    assert 'File "' in done.stderr and "boom.py\", line 2" in done.stderr, done.stderr
+    assert 'File "' in done.stderr and 'boom.py", line 2' in done.stderr, done.stderr
     assert "`ray.get` is not available" in done.stderr
     assert "scripts.py" not in done.stderr, done.stderr
     missing = _exec(tmp_path, "nope.py")

@@ -126,9 +126,7 @@ def test_load_config_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "absent.yaml"
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value) == (
-        f"Cannot read Serve config file {str(path)!r}: No such file or directory"
-    )
+    assert str(info.value) == (f"Cannot read Serve config file {str(path)!r}: No such file or directory")
 
 
 def test_load_config_requires_a_mapping(tmp_path: Path) -> None:
@@ -157,9 +155,7 @@ def test_load_config_requires_a_mapping(tmp_path: Path) -> None:
         ({"applications": [{"name": "a"}]}, "  applications.0.import_path: Field required"),
     ],
 )
-def test_load_config_errors_name_the_dotted_field(
-    config: dict[str, Any], expected_line: str
-) -> None:
+def test_load_config_errors_name_the_dotted_field(config: dict[str, Any], expected_line: str) -> None:
     """A config error names the field by its dotted path and says what is wrong."""
     with pytest.raises(ConfigError) as info:
         load_config(config)
@@ -268,8 +264,10 @@ ENV_VALUE = f"Environment variable `{KEEP_ALIVE_ENV_VAR}` value"
         ("abc", f"{ENV_VALUE} `abc` cannot be converted to `int`!"),
         ("2.5", f"{ENV_VALUE} `2.5` cannot be converted to `int`!"),
         ("", f"{ENV_VALUE} `` cannot be converted to `int`!"),
-        ("-1", f"Got unexpected value `-1` for `{KEEP_ALIVE_ENV_VAR}` environment variable! "
-         "Expected non negative `int`."),
+        (
+            "-1",
+            f"Got unexpected value `-1` for `{KEEP_ALIVE_ENV_VAR}` environment variable! Expected non negative `int`.",
+        ),
     ],
 )
 def test_keep_alive_bad_env_raises_rays_message(raw: str, ray_message: str) -> None:

@@ -83,10 +83,8 @@ TABLE: dict[str, tuple[Callable[[], Any], int, str | None, bytes]] = {
     "neg-inf-in-list": (lambda: [1.0, float("-inf")], 200, JSON, b"[1.0,-Infinity]"),
     "empty-object": (lambda: NotJson(), 200, JSON, b"{}"),
     "object-with-attributes": (lambda: WithAttributes(), 200, JSON, b'{"a":1,"_private":2}'),
-    "lambda": (lambda: (lambda: 1), 200, JSON, b"{}"),
-    "datetime": (
-        lambda: datetime.datetime(2024, 1, 2, 3, 4, 5), 200, JSON, b'"2024-01-02T03:04:05"'
-    ),
+    "lambda": (lambda: lambda: 1, 200, JSON, b"{}"),
+    "datetime": (lambda: datetime.datetime(2024, 1, 2, 3, 4, 5), 200, JSON, b'"2024-01-02T03:04:05"'),
     "decimal": (lambda: decimal.Decimal("1.10"), 200, JSON, b"1.1"),
     "uuid": (lambda: uuid.UUID(int=1), 200, JSON, b'"00000000-0000-0000-0000-000000000001"'),
     "enum": (lambda: Color.RED, 200, JSON, b'"red"'),
@@ -108,7 +106,6 @@ TABLE: dict[str, tuple[Callable[[], Any], int, str | None, bytes]] = {
     "returned-generator": (_generator, *ERROR),
 }
 RAISING = ["object", "complex", "bytearray", "returned-generator"]
-
 
 
 @serve.deployment

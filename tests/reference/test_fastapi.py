@@ -20,9 +20,7 @@ api = FastAPI()
 
 
 @api.middleware("http")
-async def add_header(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
+async def add_header(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     response = await call_next(request)
     response.headers["x-mw"] = "yes"
     return response
@@ -93,15 +91,12 @@ def fa(http: httpx.Client) -> httpx.Client:
         ),
         (
             ("GET", "/fa/typed"),
-            b'{"detail":[{"type":"missing","loc":["query","n"],"msg":"Field required",'
-            b'"input":null}]}',
+            b'{"detail":[{"type":"missing","loc":["query","n"],"msg":"Field required","input":null}]}',
         ),
     ],
     ids=["bad-int", "missing"],
 )
-def test_validation_error_is_fastapis_422(
-    fa: httpx.Client, request_args: tuple[str, str], body: bytes
-) -> None:
+def test_validation_error_is_fastapis_422(fa: httpx.Client, request_args: tuple[str, str], body: bytes) -> None:
     """A bad or missing typed query parameter gives FastAPI's exact 422 JSON body."""
     response = fa.request(*request_args)
     assert response.status_code == 422
@@ -129,12 +124,9 @@ def test_wrong_method_is_405_with_allow(fa: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path", "status"),
-    [("GET", "/fa/typed?n=1", 200), ("GET", "/fa/nothere", 404), ("POST", "/fa/typed", 405),
-     ("GET", "/fa/typed", 422)],
+    [("GET", "/fa/typed?n=1", 200), ("GET", "/fa/nothere", 404), ("POST", "/fa/typed", 405), ("GET", "/fa/typed", 422)],
 )
-def test_middleware_header_on_every_response(
-    fa: httpx.Client, method: str, path: str, status: int
-) -> None:
+def test_middleware_header_on_every_response(fa: httpx.Client, method: str, path: str, status: int) -> None:
     """@app.middleware("http") runs for 200, 404, 405 and 422 responses alike."""
     response = fa.request(method, path)
     assert response.status_code == status
@@ -146,9 +138,7 @@ def test_route_method_sees_self_path_and_root_path(fa: httpx.Client) -> None:
     assert fa.get("/fa/where").json() == {"self": "bound", "path": "/fa/where", "root_path": "/fa"}
 
 
-def test_get_slash_route_under_prefix_redirects(
-    fa: httpx.Client, instance: ServeInstance
-) -> None:
+def test_get_slash_route_under_prefix_redirects(fa: httpx.Client, instance: ServeInstance) -> None:
     """@app.get("/") under /fa: GET /fa is a 307 to /fa/, which answers 200 (§9)."""
     response = fa.get("/fa")
     assert response.status_code == 307

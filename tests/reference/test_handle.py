@@ -31,9 +31,7 @@ class Down:
     def echo(self, x: Any) -> Any:
         return x
 
-    async def block(
-        self, started: threading.Event, release: threading.Event, log: list[str]
-    ) -> str:
+    async def block(self, started: threading.Event, release: threading.Event, log: list[str]) -> str:
         started.set()
         try:
             await asyncio.to_thread(release.wait, RESULT_TIMEOUT_S)
@@ -131,8 +129,7 @@ def test_result_inside_a_running_loop_raises(down: DeploymentHandle) -> None:
         with pytest.raises(RuntimeError) as info:
             response.result(timeout_s=RESULT_TIMEOUT_S)
         assert str(info.value) == (
-            "Sync methods should not be called from within an `asyncio` event loop. "
-            "Use `await response` instead."
+            "Sync methods should not be called from within an `asyncio` event loop. Use `await response` instead."
         )
         return await response
 

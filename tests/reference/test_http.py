@@ -108,9 +108,7 @@ def test_invalid_json_body_gives_500(echo: httpx.Client) -> None:
     assert (response.status_code, response.text) == (500, "Internal Server Error")
 
 
-@pytest.mark.parametrize(
-    "method", ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
-)
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"])
 def test_every_http_method_reaches_call(echo: httpx.Client, method: str) -> None:
     """All methods reach __call__ with request.method as sent; no automatic 405."""
     response = echo.request(method, "/prefix/m")
@@ -132,9 +130,7 @@ def test_every_http_method_reaches_call(echo: httpx.Client, method: str) -> None
         ("/prefix//x", "/prefix//x"),
     ],
 )
-def test_plain_call_sees_full_path_and_prefix_as_root_path(
-    echo: httpx.Client, path: str, url_path: str
-) -> None:
+def test_plain_call_sees_full_path_and_prefix_as_root_path(echo: httpx.Client, path: str, url_path: str) -> None:
     """url.path and scope['path'] include the prefix; scope['root_path'] is the prefix (§3)."""
     seen = echo.get(path).json()
     assert (seen["url_path"], seen["scope_path"]) == (url_path, url_path)
@@ -153,4 +149,3 @@ def test_prefix_with_space_is_served(http: httpx.Client) -> None:
     serve.run(Echo.bind(), name="space", route_prefix="/with space")
     seen = http.get("/with%20space/x").json()
     assert (seen["url_path"], seen["root_path"]) == ("/with space/x", "/with space")
-

@@ -11,12 +11,12 @@ import time
 import httpx
 import pytest
 from fastapi import FastAPI
+from resources import ANYIO_WORKER, Usage
 from starlette.requests import Request
 
 from reference_impl import serve
 from reference_impl.api import current_instance
 from reference_impl.exceptions import AddressUnavailableError
-from resources import ANYIO_WORKER, Usage
 
 CYCLES = 30
 HTTP_TIMEOUT_S = 10.0
@@ -156,7 +156,6 @@ def test_failed_starts_leak_nothing() -> None:
             with pytest.raises(AddressUnavailableError, match="Address already in use"):
                 serve.start(http_options={"port": taken.getsockname()[1]})
         assert Usage.now() == baseline
-
 
 
 def test_shutdown_joins_sync_route_worker_threads(monkeypatch: pytest.MonkeyPatch) -> None:

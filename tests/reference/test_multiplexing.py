@@ -9,11 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from direct_serve import HTTP_TIMEOUT_S, StartServe
 
 from reference_impl import serve
 from reference_impl.multiplexing import model_id_of
-
-from direct_serve import HTTP_TIMEOUT_S, StartServe
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ async def _queue(router: Router[FakeReplica], n: int) -> list[asyncio.Task[FakeR
     for _ in range(n):
         before = router.queued
         tasks.append(asyncio.ensure_future(router.assign()))
-        await _until(lambda: router.queued == before + 1)
+        await _until(lambda before=before: router.queued == before + 1)
     return tasks
 
 
@@ -115,9 +115,7 @@ async def test_cancelling_a_queued_waiter_removes_it() -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize(
-    "yield_before_cancel", [False, True], ids=["before-handover", "after-handover"]
-)
+@pytest.mark.parametrize("yield_before_cancel", [False, True], ids=["before-handover", "after-handover"])
 async def test_slot_handed_to_a_cancelled_waiter_passes_on(yield_before_cancel: bool) -> None:
     """A waiter cancelled while the slot is on its way gives it to the next waiter."""
     router = _router()
@@ -144,9 +142,7 @@ async def test_max_queued_requests_raises_backpressure() -> None:
     (waiter,) = await _queue(router, 1)
     with pytest.raises(BackPressureError) as info:
         await router.assign()
-    assert str(info.value) == (
-        "Request dropped due to backpressure (num_queued_requests=1, max_queued_requests=1)."
-    )
+    assert str(info.value) == ("Request dropped due to backpressure (num_queued_requests=1, max_queued_requests=1).")
     assert router.queued == 1
     waiter.cancel()
     await asyncio.gather(waiter, return_exceptions=True)
@@ -200,7 +196,7 @@ def test_waiters_on_other_threads_loops_are_woken_in_order() -> None:
     threads = [threading.Thread(target=waiter, args=(name,)) for name in ("t1", "t2")]
     for queued, thread in enumerate(threads, start=1):
         thread.start()
-        _wait_for(lambda: router.queued == queued)
+        _wait_for(lambda queued=queued: router.queued == queued)
     router.release(replica)  # from the test thread, which runs no loop
     for thread in threads:
         thread.join(DEADLINE_S)

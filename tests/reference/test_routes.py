@@ -34,9 +34,7 @@ def _matched(table: RouteTable[str], path: str) -> str | None:
         ("/", None),
     ],
 )
-@pytest.mark.parametrize(
-    "order", [("/a", "/a/b"), ("/a/b", "/a")], ids=["short-first", "long-first"]
-)
+@pytest.mark.parametrize("order", [("/a", "/a/b"), ("/a/b", "/a")], ids=["short-first", "long-first"])
 def test_overlapping_prefixes_longest_segment_match_wins(
     order: tuple[str, str], path: str, expected: str | None
 ) -> None:

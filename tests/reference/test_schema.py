@@ -16,7 +16,7 @@ from reference_impl.instance import ServeInstance
 
 
 @serve.deployment
-def Hello() -> str:  # noqa: N802 (Ray's naming style for deployments)
+def Hello() -> str:
     return "hello"
 
 

@@ -67,11 +67,7 @@ def test_start_again_with_other_options_warns_and_changes_nothing(
     caplog.set_level(logging.INFO, logger="reference_impl")
     serve.start(http_options={"port": 0, "keep_alive_timeout_s": 7})
     serve.start(http_options={"port": 1234, "keep_alive_timeout_s": 5})
-    warnings = [
-        r.getMessage()
-        for r in caplog.records
-        if r.name == "reference_impl" and r.levelno == logging.WARNING
-    ]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "reference_impl" and r.levelno == logging.WARNING]
     assert warnings == [
         "The new client HTTP config differs from the existing one in the following fields: "
         f"{fields}. The new HTTP config is ignored."
@@ -82,9 +78,7 @@ def test_start_again_with_other_options_warns_and_changes_nothing(
     assert instance.http_options.keep_alive_timeout_s == 5
 
 
-def test_start_again_with_same_options_only_informs(
-    instance: ServeInstance, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_start_again_with_same_options_only_informs(instance: ServeInstance, caplog: pytest.LogCaptureFixture) -> None:
     """A second start with the same http_options logs INFO and no WARNING."""
     caplog.set_level(logging.INFO, logger="reference_impl")
     serve.start(http_options={"port": 0})

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from direct_serve import StartServe
 
 from reference_impl import serve
 from reference_impl.exceptions import RequestCancelledError
-
-from direct_serve import StartServe
 
 
 @serve.deployment

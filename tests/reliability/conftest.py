@@ -4,7 +4,6 @@ down (see tests/direct_serve.py), plus pytester."""
 from __future__ import annotations
 
 import pytest
-
 from direct_serve import _serve_shut_down, http, instance, start_serve  # noqa: F401
 
 

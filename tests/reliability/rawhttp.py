@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["RawResponse", "Hang", "exchange", "parse", "request"]
+__all__ = ["Hang", "RawResponse", "exchange", "parse", "request"]
 
 
 class Hang(AssertionError):
@@ -27,15 +27,14 @@ class RawResponse:
     complete: bool = True  # False: the connection ended before the body did
 
 
-def request(method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b"",
-            version: str = "HTTP/1.1") -> bytes:
+def request(
+    method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b"", version: str = "HTTP/1.1"
+) -> bytes:
     lines = [f"{method} {target} {version}"] + [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-def exchange(
-    port: int, data: bytes | Sequence[bytes], *, timeout: float = 10.0, pause: float = 0.0
-) -> bytes:
+def exchange(port: int, data: bytes | Sequence[bytes], *, timeout: float = 10.0, pause: float = 0.0) -> bytes:
     """Send `data` (pieces `pause` s apart) to 127.0.0.1:`port`; return all the server sent
     until it closed. Raises Hang when that takes longer than `timeout` s in all."""
     pieces = [data] if isinstance(data, bytes) else list(data)
@@ -52,7 +51,9 @@ def exchange(
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise Hang(f"no close within {timeout} s after {bytes(pieces[0][:60])!r}; got {bytes(received[:300])!r}")
+                raise Hang(
+                    f"no close within {timeout} s after {bytes(pieces[0][:60])!r}; got {bytes(received[:300])!r}"
+                )
             sock.settimeout(remaining)
             try:
                 chunk = sock.recv(65536)

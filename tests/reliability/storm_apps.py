@@ -21,7 +21,7 @@ from starlette.responses import StreamingResponse
 from pytest_serve.probe import Probe
 from reference_impl import serve
 
-__all__ = ["deploy_storm_apps", "MAX_ANYIO_WORKERS"]
+__all__ = ["MAX_ANYIO_WORKERS", "deploy_storm_apps"]
 
 STREAM_REPLICAS, STREAM_ONGOING = 2, 8
 #: Sync generators run in anyio worker threads, at most one per ongoing request.

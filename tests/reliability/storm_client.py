@@ -65,8 +65,6 @@ class Outcome:
     long: bool = False  # a LONG_MS handler
 
 
-
-
 def make_plan(i: int, rng: random.Random, leave_share: float) -> Plan:
     kind = rng.choices(list(KINDS), weights=list(KINDS.values()))[0]
     plan = Plan(tag=f"r{i}", kind=kind)
@@ -182,7 +180,7 @@ async def http_request(host: str, port: int, plan: Plan) -> Outcome:
 
 async def ws_request(host: str, port: int, plan: Plan) -> Outcome:
     if plan.leave == "sending":
-        reader, writer = await asyncio.open_connection(host, port)
+        _reader, writer = await asyncio.open_connection(host, port)
         handshake = (
             f"GET /ws/echo?tag={plan.tag} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 import yaml
+from resources import Usage
 
 from reference_impl import api, serve
 from reference_impl.config import KEEP_ALIVE_ENV_VAR, ConfigError
 from reference_impl.exceptions import AddressUnavailableError
-
-from resources import Usage
 
 CLI_TIMEOUT_S = 60.0
 
@@ -159,15 +158,39 @@ def _app(**fields: Any) -> dict[str, Any]:
 CONFIG_FILES: list[tuple[str, Any, tuple[str, ...]]] = [
     ("not YAML", "applications: [\n  - name: a\n    import_path: x:y\n  bad", ("is not valid YAML",)),
     ("a list", [_app()], ("must be a mapping with 'http_options' and 'applications', got list",)),
-    ("unknown top-level key", {"aplications": [_app()]}, ("aplications: unknown field", "allowed fields: applications")),
+    (
+        "unknown top-level key",
+        {"aplications": [_app()]},
+        ("aplications: unknown field", "allowed fields: applications"),
+    ),
     ("bad http_options.port", {"http_options": {"port": "eighty"}}, ("http_options.port:", "valid integer")),
-    ("bad http_options.keep_alive_timeout_s", {"http_options": {"keep_alive_timeout_s": -3}}, ("http_options.keep_alive_timeout_s:", "greater than or equal to 0")),
-    ("unknown http_options field", {"http_options": {"keepalive": 4}}, ("http_options.keepalive: unknown field", "keep_alive_timeout_s")),
+    (
+        "bad http_options.keep_alive_timeout_s",
+        {"http_options": {"keep_alive_timeout_s": -3}},
+        ("http_options.keep_alive_timeout_s:", "greater than or equal to 0"),
+    ),
+    (
+        "unknown http_options field",
+        {"http_options": {"keepalive": 4}},
+        ("http_options.keepalive: unknown field", "keep_alive_timeout_s"),
+    ),
     ("bad proxy_location", {"proxy_location": "Everywhere"}, ("proxy_location:", "'HeadOnly'")),
-    ("bad route_prefix", {"applications": [_app(route_prefix="a")]}, ("applications.0.route_prefix:", "must start with a forward slash")),
-    ("bad import_path", {"applications": [_app(import_path="not a path")]}, ("applications.0.import_path:", "package.module:app")),
+    (
+        "bad route_prefix",
+        {"applications": [_app(route_prefix="a")]},
+        ("applications.0.route_prefix:", "must start with a forward slash"),
+    ),
+    (
+        "bad import_path",
+        {"applications": [_app(import_path="not a path")]},
+        ("applications.0.import_path:", "package.module:app"),
+    ),
     ("missing import_path", {"applications": [{"name": "a"}]}, ("applications.0.import_path:", "Field required")),
-    ("unknown application field", {"applications": [_app(replicas=2)]}, ("applications.0.replicas: unknown field", "allowed fields: args")),
+    (
+        "unknown application field",
+        {"applications": [_app(replicas=2)]},
+        ("applications.0.replicas: unknown field", "allowed fields: args"),
+    ),
     ("repeated names", {"applications": [_app(), _app(route_prefix="/b")]}, ("names must be unique", "'a'")),
     ("repeated prefixes", {"applications": [_app(), _app(name="b")]}, ("route prefixes must be unique", "'/a'")),
 ]
@@ -196,9 +219,7 @@ def test_missing_config_file(nothing_starts: Callable[..., BaseException], tmp_p
     _explains(error, "Cannot read Serve config file", "absent.yaml", "No such file or directory")
 
 
-def test_config_import_path_that_does_not_import(
-    nothing_starts: Callable[..., BaseException], tmp_path: Path
-) -> None:
+def test_config_import_path_that_does_not_import(nothing_starts: Callable[..., BaseException], tmp_path: Path) -> None:
     """An import_path whose module does not exist: ImportError naming the import path,
     raised before the instance starts (chained to the original ImportError, whose
     traceback shows where in the user's module the import failed)."""
@@ -241,18 +262,26 @@ def test_invalid_keep_alive_env_fails_start(
     ("content", "env", "parts"),
     [
         ({"http_options": {"port": 0, "root_path": "api/"}}, {}, ("http_options.root_path:", "starting with '/'")),
-        ({"http_options": {"port": 0}, "applications": [_app()]}, {KEEP_ALIVE_ENV_VAR: "soon"}, (KEEP_ALIVE_ENV_VAR, "`soon`")),
+        (
+            {"http_options": {"port": 0}, "applications": [_app()]},
+            {KEEP_ALIVE_ENV_VAR: "soon"},
+            (KEEP_ALIVE_ENV_VAR, "`soon`"),
+        ),
     ],
     ids=["config-file", "env"],
 )
-def test_cli_reports_one_line_and_exits_2(tmp_path: Path, content: Any, env: dict[str, str], parts: tuple[str, ...]) -> None:
+def test_cli_reports_one_line_and_exits_2(
+    tmp_path: Path, content: Any, env: dict[str, str], parts: tuple[str, ...]
+) -> None:
     """`python -m reference_impl run bad.yaml`: exit code 2, the error on stderr as one
     message without a traceback, and no 'Serving on' line."""
     path = _write(tmp_path, content)
     tests_dir = str(Path(__file__).parents[1])
     result = subprocess.run(
         [sys.executable, "-m", "reference_impl", "run", str(path), "--app-dir", tests_dir],
-        capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
         env={**_clean_env(), **env},
     )
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)

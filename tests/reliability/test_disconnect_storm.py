@@ -22,12 +22,12 @@ from typing import Any
 
 import httpx
 import pytest
+from direct_serve import StartServe
+from resources import ANYIO_WORKER, Usage, eventually, loop_tasks, rss_bytes
 
 from pytest_serve.probe import Probe, ProbeEvent
 from reference_impl import serve
 
-from direct_serve import StartServe
-from resources import ANYIO_WORKER, Usage, eventually, loop_tasks, rss_bytes
 from .storm_apps import MAX_ANYIO_WORKERS, deploy_storm_apps
 
 STORM_ENV = "PYTEST_SERVE_STORM"
@@ -66,17 +66,30 @@ def storm_requests() -> int:
     return int(raw)
 
 
-def run_storm(
-    url: str, requests: int, seed: int, first: int, out: Path, load: bool = True
-) -> list[dict[str, Any]]:
+def run_storm(url: str, requests: int, seed: int, first: int, out: Path, load: bool = True) -> list[dict[str, Any]]:
     """Run storm_client.py against `url`; its outcomes, one dict per request (written to
     `out`; read back unless `load` is false)."""
     budget = 60 + requests * 0.05
     try:
         subprocess.run(
-            [sys.executable, str(CLIENT), "--url", url, "--requests", str(requests),
-             "--seed", str(seed), "--first", str(first), "--out", str(out)],
-            check=True, timeout=budget, capture_output=True, text=True,
+            [
+                sys.executable,
+                str(CLIENT),
+                "--url",
+                url,
+                "--requests",
+                str(requests),
+                "--seed",
+                str(seed),
+                "--first",
+                str(first),
+                "--out",
+                str(out),
+            ],
+            check=True,
+            timeout=budget,
+            capture_output=True,
+            text=True,
         )
     except subprocess.CalledProcessError as err:
         pytest.fail(f"the storm client failed ({err.returncode}):\n{err.stderr[-3000:]}")

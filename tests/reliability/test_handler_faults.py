@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from direct_serve import StartServe
 from fastapi import FastAPI
+from resources import Usage, eventually
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
@@ -26,9 +28,7 @@ from reference_impl.api import current_instance
 from reference_impl.exceptions import DeploymentStartError
 from reference_impl.instance import ServeInstance
 
-from direct_serve import StartServe
 from .rawhttp import exchange, parse, request
-from resources import Usage, eventually
 
 REPLY_S = 10.0
 SECRET = "fault-secret-7c1d"

@@ -17,16 +17,16 @@ import time
 from collections.abc import Callable
 
 import pytest
+from direct_serve import StartServe
 from fastapi import FastAPI, WebSocket
+from resources import Usage, eventually
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from reference_impl import serve
 from reference_impl.instance import ServeInstance
 
-from direct_serve import StartServe
 from .rawhttp import exchange, parse, request
-from resources import Usage, eventually
 from .traffic import Bystanders
 
 REPLY_S = 10.0
@@ -44,8 +44,7 @@ MALFORMED = {
     "NUL in a header value": b"GET /echo HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
     "bare LF line ends": b"GET /echo HTTP/1.1\nHost: x\n\n",
     "Content-Length and Transfer-Encoding": (
-        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
     ),
     "negative Content-Length": b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
     "two different Content-Lengths": (
@@ -216,7 +215,7 @@ def trickle(port: int, clients: int, step_s: float) -> list[bytes]:
     socks = [socket.create_connection(("127.0.0.1", port), timeout=REPLY_S) for _ in range(clients)]
     try:
         for offset in range(max(map(len, data))):
-            for sock, payload in zip(socks, data):
+            for sock, payload in zip(socks, data, strict=True):
                 if offset < len(payload):
                     sock.sendall(payload[offset : offset + 1])
             time.sleep(step_s)

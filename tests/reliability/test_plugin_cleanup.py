@@ -21,12 +21,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from reference_impl.ray_alias import real_ray_version
+from resources import Usage, eventually, listening_ports
 
 from reference_impl import api
-
-from resources import Usage, eventually, listening_ports
+from reference_impl.ray_alias import real_ray_version
 
 START_S = 120.0  # a Ray start takes 6-12 s; the reference, milliseconds
 EXIT_S = 30.0
@@ -88,9 +86,19 @@ _WITH_CTRL_C = (
 
 def _pytest(directory: Path, impl: str, *args: str) -> list[str]:
     return [
-        sys.executable, "-c", _WITH_CTRL_C, "-p", "no:cacheprovider", "-p", "no:randomly",
-        f"--serve-impl={impl}", "-o", "asyncio_default_fixture_loop_scope=function",
-        "--rootdir", str(directory), *args,
+        sys.executable,
+        "-c",
+        _WITH_CTRL_C,
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        f"--serve-impl={impl}",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "--rootdir",
+        str(directory),
+        *args,
     ]
 
 
@@ -120,7 +128,11 @@ def test_ctrl_c_during_a_request_leaves_nothing(tmp_path: Path, impl: str) -> No
     test_file = _write_test(tmp_path, "test_blocked.py", BLOCKED_IN_A_REQUEST.format(marker=str(marker)))
     session = subprocess.Popen(
         _pytest(tmp_path, impl, str(test_file)),
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         started, _ = eventually(marker.with_suffix(".started").exists, bool, START_S)
@@ -146,8 +158,12 @@ def test_ctrl_c_during_a_request_leaves_nothing(tmp_path: Path, impl: str) -> No
 
     _write_test(tmp_path, "test_blocked.py", NEXT_SESSION)
     after = subprocess.run(
-        _pytest(tmp_path, impl, str(test_file)), cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=START_S + EXIT_S,
+        _pytest(tmp_path, impl, str(test_file)),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=START_S + EXIT_S,
     )
     assert after.returncode == 0, after.stdout[-3000:]
 
@@ -232,8 +248,11 @@ def _assert_nothing_left(before: Usage) -> None:
     ids=["failing-fixture", "keyboard-interrupt"],
 )
 def test_interrupted_session_in_process_leaves_nothing(
-    inner_session: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, source: str,
-    outcomes: dict[str, int], exit_code: pytest.ExitCode,
+    inner_session: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    outcomes: dict[str, int],
+    exit_code: pytest.ExitCode,
 ) -> None:
     """A session whose fixture fails after deploying (the next test still gets a working
     instance), or whose test raises KeyboardInterrupt: when it returns, this process runs

@@ -16,12 +16,11 @@ import time
 import httpx
 import pytest
 from fastapi import FastAPI, WebSocket
+from resources import Usage, eventually, listening_ports
 from websockets.sync.client import connect as ws_connect
 
 from reference_impl import serve
 from reference_impl.api import current_instance
-
-from resources import Usage, eventually, listening_ports
 
 CYCLES = 200
 WINDOW = 20
@@ -95,7 +94,7 @@ def test_restart_loop_leaks_nothing_and_does_not_slow_down() -> None:
     baseline = Usage.now()
     durations: list[float] = []
     for number in range(1, CYCLES + 1):
-        duration, port = cycle()
+        duration, _port = cycle()
         durations.append(duration)
         ok, usage = eventually(Usage.now, lambda u: u == baseline, SETTLE_S)
         assert ok, f"after cycle {number}: {usage.diff(baseline)}"

@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from direct_serve import StartServe
 from fastapi import FastAPI
+from resources import eventually
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
@@ -21,9 +23,7 @@ from reference_impl import serve
 from reference_impl.config import HTTPOptions, load_config
 from reference_impl.instance import ServeInstance
 
-from direct_serve import StartServe
 from .rawhttp import exchange, parse, request
-from resources import eventually
 
 REPLY_S = 10.0
 SECRET = "sec-4b1e-do-not-show"
@@ -41,9 +41,7 @@ def test_default_bind_is_loopback_only(instance: ServeInstance) -> None:
     from pytest_serve.manager import InstanceManager
 
     assert InstanceManager("reference").host == "127.0.0.1"
-    listening = [
-        c.laddr for c in psutil.Process().net_connections("inet") if c.status == psutil.CONN_LISTEN
-    ]
+    listening = [c.laddr for c in psutil.Process().net_connections("inet") if c.status == psutil.CONN_LISTEN]
     assert [(a.ip, a.port) for a in listening] == [("127.0.0.1", instance.server.port)]
 
 
@@ -109,9 +107,7 @@ LEAK_SIGNS = {
 def _leaks(status: int, headers: dict[str, str], body: bytes) -> list[str]:
     # NOTE: `server: uvicorn` and `date` are uvicorn's standard headers (as in Ray); the
     # rest of the response is scanned.
-    shown = body.decode("latin-1") + "".join(
-        f"\n{k}: {v}" for k, v in headers.items() if k not in ("server", "date")
-    )
+    shown = body.decode("latin-1") + "".join(f"\n{k}: {v}" for k, v in headers.items() if k not in ("server", "date"))
     return [f"{status} shows {what}" for what, sign in LEAK_SIGNS.items() if sign in shown]
 
 
@@ -154,10 +150,20 @@ def test_error_responses_show_no_internals(secretive: tuple[ServeInstance, threa
     get("unrouted 404", "/nowhere")
     get("413 declared", "/secret?what=read", method="POST", content=b"x" * (LIMIT + 1))
     get("413 chunked", "/secret?what=read", method="POST", content=iter([b"x" * 600, b"x" * 600]))
-    raw("websocket to a plain app", request("GET", "/secret", {
-        "Host": "x", "Connection": "Upgrade", "Upgrade": "websocket",
-        "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-    }))
+    raw(
+        "websocket to a plain app",
+        request(
+            "GET",
+            "/secret",
+            {
+                "Host": "x",
+                "Connection": "Upgrade",
+                "Upgrade": "websocket",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            },
+        ),
+    )
     raw("malformed", b"GET /secret HTTP/1.1\r\nBad Header: x\r\n\r\n")
     raw("stream cut", request("GET", "/secret?what=stream", {"Host": "x"}))
     # One request runs (max_ongoing_requests=1), one waits (max_queued_requests=1): the
@@ -175,10 +181,21 @@ def test_error_responses_show_no_internals(secretive: tuple[ServeInstance, threa
         assert not thread.is_alive()
     statuses = {name: status for name, (status, _, _) in seen.items()}
     assert statuses == {
-        "exception": 500, "unencodable": 500, "fastapi exception": 500, "fastapi 422": 422,
-        "fastapi 404": 404, "fastapi 405": 405, "unrouted 404": 404, "413 declared": 413,
-        "413 chunked": 413, "websocket to a plain app": 500, "malformed": 400,
-        "stream cut": 200, "408": 408, "queued": 408, "503": 503,
+        "exception": 500,
+        "unencodable": 500,
+        "fastapi exception": 500,
+        "fastapi 422": 422,
+        "fastapi 404": 404,
+        "fastapi 405": 405,
+        "unrouted 404": 404,
+        "413 declared": 413,
+        "413 chunked": 413,
+        "websocket to a plain app": 500,
+        "malformed": 400,
+        "stream cut": 200,
+        "408": 408,
+        "queued": 408,
+        "503": 503,
     }
     leaks = [leak for status, headers, body in seen.values() for leak in _leaks(status, headers, body)]
     assert not leaks, leaks
@@ -262,9 +279,7 @@ def test_body_over_the_limit_gets_413(start_serve: StartServe, path: str) -> Non
         assert client.post(path, content=_chunks(LIMIT)).text == str(LIMIT)
         for body in (b"x" * (LIMIT + 1), _chunks(LIMIT + 1)):
             response = client.post(path, content=body)
-            assert (response.status_code, response.text) == (
-                413, f"Request body exceeds the limit of {LIMIT} bytes."
-            )
+            assert (response.status_code, response.text) == (413, f"Request body exceeds the limit of {LIMIT} bytes.")
         assert client.post(path, content=b"small").status_code == 200  # the app still serves
     reads = instance.apps["len"].deployments["BodyLength"].replicas[0].instance.bodies_read
     assert reads == (0 if path == "/api/" else 3), "a handler read an oversized body whole"

@@ -77,9 +77,7 @@ class Bystanders:
         assert self._started.wait(TIMEOUT_S), "the bystanders' slow request never reached its replica"
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(TIMEOUT_S + 1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from faulty import fault
+
 from reference_impl import batching, serve
 
 
@@ -40,7 +40,7 @@ def _(mp: pytest.MonkeyPatch) -> None:
 
     async def stream(self: Any, batch: list[Any], steps: Any) -> None:
         async for results in steps:
-            for call, result in zip(batch, results):
+            for call, result in zip(batch, results, strict=True):
                 call.items.put_nowait(result)
             break
 

@@ -11,8 +11,8 @@ import ctypes
 from typing import Any
 
 import pytest
-
 from faulty import fault
+
 from reference_impl import handle, proxy, replica
 from reference_impl.loops import wait_threadsafe
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from faulty import fault
 from uvicorn.protocols.http import h11_impl, httptools_impl
 
-from faulty import fault
 from reference_impl import api, config, proxy, replica
 
 
@@ -23,8 +23,13 @@ def _(mp: pytest.MonkeyPatch) -> None:
             await original(self, scope, receive, send)
         except Exception:
             body = traceback.format_exc().encode()
-            await send({"type": "http.response.start", "status": 500,
-                        "headers": [(b"content-length", str(len(body)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-length", str(len(body)).encode())],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
 
     mp.setattr(replica.Replica, "_serve_callable", serve_callable)

@@ -30,8 +30,7 @@ def _(mp):
             app.router.routes[:] = [
                 route
                 for route in app.router.routes
-                if not isinstance(route, APIRoute | APIWebSocketRoute)
-                or ingress._is_method_of(route.endpoint, cls)
+                if not isinstance(route, APIRoute | APIWebSocketRoute) or ingress._is_method_of(route.endpoint, cls)
             ]
             mark_changed = getattr(app.router, "_mark_routes_changed", None)
             if mark_changed is not None:  # FastAPI >= 0.160 caches its route lists

@@ -6,8 +6,8 @@ import inspect
 from typing import Any
 
 import pytest
-
 from faulty import fault
+
 from reference_impl import handle, replica, streaming
 
 

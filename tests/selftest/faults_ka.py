@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-
 from faulty import fault
+
 from reference_impl import api, config, instance
 from reference_impl import serve as reference_serve
 

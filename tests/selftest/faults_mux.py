@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from faulty import fault
+
 from reference_impl import multiplexing, proxy, serve
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from faulty import fault
+
 from reference_impl import instance
 
 

@@ -30,10 +30,7 @@ def _(mp):
     original = ReferenceAdapter.deploy_config
 
     def deploy_config(self, config, env):
-        apps = [
-            {k: v for k, v in entry.items() if k != "route_prefix"}
-            for entry in config.get("applications") or []
-        ]
+        apps = [{k: v for k, v in entry.items() if k != "route_prefix"} for entry in config.get("applications") or []]
         return original(self, {**config, "applications": apps}, env)
 
     mp.setattr(ReferenceAdapter, "deploy_config", deploy_config)

@@ -41,9 +41,7 @@ def _(mp):
     """Deployments report no replicas in `replica_states`."""
 
     def change_app(app):
-        deployments = {
-            name: dataclasses.replace(dep, replica_states={}) for name, dep in app.deployments.items()
-        }
+        deployments = {name: dataclasses.replace(dep, replica_states={}) for name, dep in app.deployments.items()}
         return dataclasses.replace(app, deployments=deployments)
 
     _wrap_status(mp, lambda s: _map_apps(s, change_app))

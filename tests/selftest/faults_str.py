@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-
 from faulty import fault
+
 from reference_impl import proxy, replica
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]

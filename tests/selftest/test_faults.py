@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from faulty import ENV, load_faults
 
 HERE = Path(__file__).parent
@@ -23,8 +22,16 @@ FAULTS = load_faults()
 def run_conformance(fault: str, clauses: tuple[str, ...], report: Path) -> subprocess.CompletedProcess[str]:
     """The conformance tests of `clauses`, in a fresh interpreter, with `fault` injected."""
     args = [
-        sys.executable, "-m", "pytest", "--pyargs", "conformance", "-q",
-        "-p", "no:cacheprovider", "--serve-impl=faulty:FaultyReference", f"--serve-report={report}",
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "conformance",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--serve-impl=faulty:FaultyReference",
+        f"--serve-report={report}",
     ]
     if len(clauses) == 1:
         args.append("-x")  # one failing test is all the proof needed

@@ -8,10 +8,9 @@ not be installed) and on real Ray Serve with `--serve-impl=ray`.
 import asyncio
 
 from fastapi import FastAPI
-from starlette.responses import StreamingResponse
-
 from ray import serve
 from ray.serve.handle import DeploymentHandle
+from starlette.responses import StreamingResponse
 
 api = FastAPI()
 
