@@ -54,9 +54,10 @@ GROUPS: dict[str, str] = {
     "CTX": "Replica context and `user_config`",
     "SCH": "Schema models and status (`ray.serve.schema`)",
     "MET": "Custom metrics (`ray.serve.metrics`)",
+    "ASG": "Ingress forms and route matching (`serve.ingress`)",
 }
 
-_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET"})
+_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG"})
 
 
 @dataclass(frozen=True)
@@ -347,6 +348,32 @@ _CLAUSES = (
         "MET-3",
         DOCUMENTED,
         "Bad values, names and boundaries are rejected with Ray 2.60's errors: `inc` by a value <= 0, non-numeric values, an empty name, a histogram without positive `boundaries`; an invalid name warns and the metric records nothing, without failing.",
+    ),
+    # --- ASG ---
+    Clause(
+        "ASG-1",
+        DOCUMENTED,
+        "`serve.deployment(serve.ingress(app)())` serves the app's routes without a class of one's own; a function passed to `serve.ingress` is called on each replica and the FastAPI or Starlette app it returns is served; a Starlette app is served as given.",
+    ),
+    Clause(
+        "ASG-2",
+        DOCUMENTED,
+        "`serve.ingress` raises `ValueError` for a function, for a class with `__call__`, and, called without an app, for a class lacking `__serve_build_asgi_app__`; with that method the class builds its app after `__init__`.",
+    ),
+    Clause(
+        "ASG-3",
+        DOCUMENTED,
+        "The app is served as it stood when `@serve.ingress` ran: routes added later answer 404; routes written as methods of the class match after the app's plain routes, so a plain route wins on a shared path; of two method routes on one path, the first declared wins.",
+    ),
+    Clause(
+        "ASG-4",
+        DOCUMENTED,
+        "One FastAPI object used by `@serve.ingress` on two classes in two applications: each application serves its own class's method routes, not the other's (404), and the plain routes that existed when its class was decorated.",
+    ),
+    Clause(
+        "ASG-5",
+        DOCUMENTED,
+        '`serve.run` refuses an application with two `@serve.ingress` deployments with `RayServeException` ("Found multiple FastAPI deployments in application ...") and deploys nothing.',
     ),
 )
 

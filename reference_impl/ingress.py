@@ -1,23 +1,28 @@
-"""`@serve.ingress(app)`: serve a FastAPI app from a deployment class.
+"""`@serve.ingress(app)`: serve an ASGI app (FastAPI, Starlette, ...) from a deployment.
 
 Route functions written as methods of the class get the replica's instance as
 `self`: their first parameter becomes a dependency that reads the instance of the
-replica handling the request. Routes keep their order, so FastAPI matches exactly
-as it would without Serve.
+replica handling the request. As on Ray, those routes move behind the app's plain
+routes, and the app is served as it stood when the decorator ran.
 """
 
 from __future__ import annotations
 
+import collections.abc
+import copy
 import inspect
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.applications import Starlette
 
-__all__ = ["IngressSpec", "build_asgi_app", "current_instance", "ingress", "ingress_spec"]
+from .exceptions import RayServeException
+
+__all__ = ["IngressSpec", "build_asgi_app", "current_instance", "ingress", "ingress_spec", "make_class_based_view"]
 
 # Set by the replica around each request it serves.
 current_instance: ContextVar[Any] = ContextVar("serve_replica_instance")
@@ -36,9 +41,13 @@ async def _instance_dependency() -> Any:
     return _instance()
 
 
+BUILD_METHOD = "__serve_build_asgi_app__"
+
+
 @dataclass(frozen=True)
 class IngressSpec:
-    """The ASGI app given to `@serve.ingress`, or the factory that builds it."""
+    """What `@serve.ingress` was given: an app (copied when decorated), a builder
+    function called on each replica, or nothing (the class builds its app)."""
 
     app: Any | None
     factory: Callable[[], Any] | None
@@ -48,46 +57,54 @@ def ingress_spec(cls: type) -> IngressSpec | None:
     return cls.__dict__.get("__serve_ingress__")
 
 
-def _is_method_of(endpoint: Callable[..., Any], cls: type) -> bool:
+def _defined_in(endpoint: Callable[..., Any], cls: type) -> bool:
+    """Whether a route function is a method of `cls` or of one of its bases (as Ray reads it)."""
     qualname = getattr(endpoint, "__qualname__", "")
-    return (
-        getattr(endpoint, "__module__", None) == cls.__module__
-        and qualname.startswith(cls.__qualname__ + ".")
-        and "." not in qualname[len(cls.__qualname__) + 1 :]
-    )
+    return any(qualname.startswith(base.__qualname__ + ".") for base in cls.__mro__ if base is not object)
 
 
-def bind_methods_to_replica(app: FastAPI, cls: type) -> None:
-    """Rewrite the routes declared as methods of `cls` so `self` is injected."""
+def make_class_based_view(app: FastAPI | APIRouter, cls: type) -> None:
+    """Turn the routes written as methods of `cls` into routes of its replicas, as Ray does.
+
+    Each such route moves to the end of the app's routes (so a plain route on the same
+    path, declared anywhere, wins over it), its `self` becomes a dependency reading the
+    replica's instance, and routes that other classes made their own are dropped: one
+    FastAPI object shared by two ingress classes serves each class's methods only
+    from that class's deployment.
+    """
+    router = app.router if isinstance(app, FastAPI) else app
     owned = [
-        (index, route)
-        for index, route in enumerate(app.router.routes)
-        if isinstance(route, APIRoute | APIWebSocketRoute) and _is_method_of(route.endpoint, cls)
+        route
+        for route in router.routes
+        if isinstance(route, APIRoute | APIWebSocketRoute) and _defined_in(route.endpoint, cls)
     ]
-    if not owned:
-        return
-    for _, route in owned:
-        endpoint = route.endpoint
-        params = list(inspect.signature(endpoint).parameters.values())
-        if not params:
-            raise TypeError(
-                f"Route {route.path!r} is defined in {cls.__name__} but "
-                f"{endpoint.__qualname__} takes no `self`; add `self` as its first parameter."
-            )
-        first, rest = params[0], params[1:]
-        endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [first.replace(default=Depends(_instance_dependency))]
-            + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in rest],
-            return_annotation=inspect.signature(endpoint).return_annotation,
-        )
-    # FastAPI computes a route's dependencies when the route is built: build each
-    # again from its own settings and put it back where the old one stood.
-    for index, route in owned:
-        app.router.routes[index] = _rebuilt(route)
-    mark_changed = getattr(app.router, "_mark_routes_changed", None)
+    for route in owned:
+        router.routes.remove(route)
+        router.routes.append(_bound_to_instance(route, cls))
+    router.routes[:] = [
+        route for route in router.routes if getattr(getattr(route, "endpoint", None), "_serve_cls", cls) is cls
+    ]
+    mark_changed = getattr(router, "_mark_routes_changed", None)
     if mark_changed is not None:  # FastAPI >= 0.160 caches its route lists
         mark_changed()
-    app.openapi_schema = None
+    if isinstance(app, FastAPI):
+        app.openapi_schema = None
+
+
+def _bound_to_instance(route: APIRoute | APIWebSocketRoute, cls: type) -> APIRoute | APIWebSocketRoute:
+    endpoint = route.endpoint
+    signature = inspect.signature(endpoint)
+    params = list(signature.parameters.values())
+    if not params:
+        raise RayServeException("Methods in FastAPI class-based view must have ``self`` as their first argument.")
+    first, rest = params[0], params[1:]
+    endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[first.replace(default=Depends(_instance_dependency))]
+        + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in rest]
+    )
+    endpoint._serve_cls = cls  # type: ignore[attr-defined]
+    # FastAPI reads a route's dependencies when the route is built: build it again.
+    return _rebuilt(route)
 
 
 def _rebuilt(route: APIRoute | APIWebSocketRoute) -> APIRoute | APIWebSocketRoute:
@@ -101,43 +118,87 @@ def _rebuilt(route: APIRoute | APIWebSocketRoute) -> APIRoute | APIWebSocketRout
     return type(route)(route.path, route.endpoint, **settings)
 
 
-def ingress(app: Any) -> Callable[[type], type]:
-    """Serve `app` (a FastAPI/Starlette app, or a callable returning one) from the class."""
-    if app is None or isinstance(app, type):
+def _frozen(app: Any) -> Any:
+    """A copy of a Starlette/FastAPI app whose route list later changes to `app` do not
+    reach: Ray serves the app as it was when `@serve.ingress` ran (it pickles it)."""
+    if not isinstance(app, Starlette):
+        return app
+    clone = copy.copy(app)
+    clone.router = router = copy.copy(app.router)
+    router.routes = list(app.router.routes)
+    for name in ("_low_priority_routes",):  # FastAPI's own route lists, where it has them
+        if isinstance(getattr(router, name, None), list):
+            setattr(router, name, list(getattr(router, name)))
+    if getattr(router.middleware_stack, "__self__", None) is app.router:
+        router.middleware_stack = router.app  # the copy's routes, not the original's
+    clone.user_middleware = list(app.user_middleware)
+    clone.exception_handlers = dict(app.exception_handlers)
+    clone.middleware_stack = None
+    return clone
+
+
+class ASGIIngressDeployment:
+    """The class `serve.ingress(app)()` stands for: it only keeps its init arguments."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+
+def ingress(app: Any = None) -> Callable[..., type]:
+    """Serve `app` from a deployment class, as Ray 2.60's `serve.ingress` does.
+
+    `app` is a FastAPI/Starlette app (any ASGI app), a function returning one (called
+    on each replica), or nothing: the class then builds its app in
+    `__serve_build_asgi_app__`, after its constructor. `serve.ingress(app)()` without a
+    class gives a deployment class that only serves the app.
+    """
+    if isinstance(app, type):
         raise TypeError(
             f"@serve.ingress needs an ASGI app instance (e.g. FastAPI()) or a function returning one, got {app!r}"
         )
-    spec = IngressSpec(app=app, factory=None) if _is_asgi_app(app) else IngressSpec(app=None, factory=app)
 
-    def decorate(cls: type) -> type:
-        if not isinstance(cls, type):
-            raise TypeError(f"@serve.ingress decorates a class, got {cls!r}")
-        if spec.app is not None and isinstance(spec.app, FastAPI):
-            bind_methods_to_replica(spec.app, cls)
-        cls.__serve_ingress__ = spec  # type: ignore[attr-defined]
+    def decorate(cls: type | None = None) -> type:
+        if cls is None:
+            cls = type("ASGIIngressDeployment", (ASGIIngressDeployment,), {})
+        if not inspect.isclass(cls):
+            raise ValueError("@serve.ingress must be used with a class.")
+        if issubclass(cls, collections.abc.Callable):  # type: ignore[arg-type]
+            raise ValueError("Classes passed to @serve.ingress may not have __call__ method.")
+        if app is None and not hasattr(cls, BUILD_METHOD):
+            raise ValueError(
+                f"serve.ingress() called without an app argument requires {cls.__name__} to define `{BUILD_METHOD}`."
+            )
+        if isinstance(app, FastAPI | APIRouter):
+            make_class_based_view(app, cls)
+        cls.__serve_ingress__ = _spec_of(app)  # type: ignore[attr-defined]
         return cls
 
     return decorate
 
 
-def _is_asgi_app(obj: Any) -> bool:
-    """An app instance (FastAPI, Starlette, any ASGI callable object) vs a factory."""
-    if isinstance(obj, FastAPI):
-        return True
-    if inspect.isfunction(obj) or inspect.ismethod(obj):
-        params = inspect.signature(obj).parameters
-        return len(params) == 3  # a bare `async def app(scope, receive, send)`
-    return callable(obj)
+def _spec_of(app: Any) -> IngressSpec:
+    """A plain function is a builder (as on Ray); anything else is the app itself."""
+    if inspect.isfunction(app):
+        return IngressSpec(app=None, factory=app)
+    return IngressSpec(app=_frozen(app) if app is not None else None, factory=None)
 
 
-def build_asgi_app(spec: IngressSpec, cls: type) -> Any:
-    """The app a replica serves: the given one, or what the factory returns."""
+async def build_asgi_app(spec: IngressSpec, instance: Any) -> Any:
+    """The app a replica serves: the (copied) app, what the builder returns, or what the
+    instance's `__serve_build_asgi_app__` returns."""
     if spec.app is not None:
         return spec.app
-    assert spec.factory is not None
-    app = spec.factory()
+    if spec.factory is not None:
+        app = spec.factory()
+        what = f"The ingress builder {spec.factory!r}"
+    else:
+        app = getattr(instance, BUILD_METHOD)()
+        if inspect.isawaitable(app):
+            app = await app
+        if app is None:
+            raise TypeError(f"`{BUILD_METHOD}` must return an ASGI app.")
+        what = f"`{BUILD_METHOD}`"
     if not callable(app):
-        raise TypeError(f"The ingress factory {spec.factory!r} returned {app!r}, not an ASGI app")
-    if isinstance(app, FastAPI):
-        bind_methods_to_replica(app, cls)
-    return app
+        raise TypeError(f"{what} returned {app!r}, not an ASGI app")
+    return app  # as on Ray, served as built: its routes are not methods of the class

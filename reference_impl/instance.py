@@ -12,8 +12,9 @@ from typing import Any
 
 from .config import HTTPOptions, effective_keep_alive
 from .deployment import Application, Deployment
-from .exceptions import DeploymentStartError, ServeError
+from .exceptions import DeploymentStartError, RayServeException, ServeError
 from .handle import DeploymentHandle
+from .ingress import ingress_spec
 from .loops import LoopThread
 from .proxy import Endpoint, Proxy
 from .replica import Replica
@@ -83,6 +84,7 @@ class ServeInstance:
     # -- deploying -------------------------------------------------------------------
 
     def deploy(self, app: Application, name: str, route_prefix: str | None) -> DeploymentHandle:
+        _check_one_ingress(app, name)
         with self._lock:
             owner = self._prefix_owner(route_prefix)
             if owner is not None and owner != name:
@@ -210,3 +212,32 @@ class ServeInstance:
         for thread in set(threading.enumerate()) - self._threads_before:
             if thread.name.startswith("AnyIO worker"):
                 thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _applications_in(value: Any) -> list[Application]:
+    """The bound deployments among a node's arguments (also inside lists and dicts)."""
+    if isinstance(value, Application):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [a for v in value for a in _applications_in(v)]
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in _applications_in(v)]
+    return []
+
+
+def _check_one_ingress(app: Application, name: str) -> None:
+    """Ray 2.60 refuses an application with more than one `@serve.ingress` deployment."""
+    seen: dict[int, Application] = {}
+    stack = [app]
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen[id(node)] = node
+            stack.extend(_applications_in([node.args, node.kwargs]))
+    targets = [n.deployment.func_or_class for n in seen.values()]
+    ingresses = [t for t in targets if isinstance(t, type) and ingress_spec(t) is not None]
+    if len(ingresses) > 1:
+        raise RayServeException(
+            f'Found multiple FastAPI deployments in application "{name}". Please only include one '
+            "deployment with @serve.ingress in your application to avoid this issue."
+        )

@@ -173,7 +173,7 @@ class Replica:
             await self.reconfigure(self.deployment.options_.user_config)
             spec = ingress_spec(target)
             if spec is not None:
-                self.asgi_app = build_asgi_app(spec, target)
+                self.asgi_app = await build_asgi_app(spec, self.instance)
                 await self._lifespan_startup()
             self._call_target = getattr(self.instance, "__call__", None)  # noqa: B004 (the method itself, or None)
         if self._call_target is not None:

@@ -10,7 +10,7 @@ def _(mp):
     """Route methods are left unbound: FastAPI sees `self` as a query parameter (422)."""
     from reference_impl import ingress
 
-    mp.setattr(ingress, "bind_methods_to_replica", lambda app, cls: None)
+    mp.setattr(ingress, "_bound_to_instance", lambda route, cls: route)
 
 
 @fault("fa-root-path-unset", "FA-2")
@@ -29,7 +29,7 @@ def _(mp):
 
     mp.setattr(
         ingress,
-        "_is_method_of",
+        "_defined_in",
         lambda endpoint, cls: cls.__dict__.get(getattr(endpoint, "__name__", "")) is endpoint,
     )
 
@@ -44,8 +44,8 @@ def _(mp):
 
     original = replica.build_asgi_app
 
-    def build(spec, cls):
-        app = original(spec, cls)
+    async def build(spec, instance):
+        app = await original(spec, instance)
         if isinstance(app, FastAPI):
             app.exception_handlers = {}
             app.middleware_stack = None  # Starlette rebuilds it on the next request
@@ -59,7 +59,7 @@ def _(mp):
     """`serve.ingress(factory)` takes the factory for the ASGI app itself."""
     from reference_impl import ingress
 
-    mp.setattr(ingress, "_is_asgi_app", callable)
+    mp.setattr(ingress, "_spec_of", lambda app: ingress.IngressSpec(app=app, factory=None))
 
 
 @fault("fa-middleware-dropped", "FA-4")
@@ -71,8 +71,8 @@ def _(mp):
 
     original = replica.build_asgi_app
 
-    def build(spec, cls):
-        app = original(spec, cls)
+    async def build(spec, instance):
+        app = await original(spec, instance)
         if isinstance(app, FastAPI):
             app.user_middleware = []
             app.middleware_stack = None  # Starlette rebuilds it on the next request

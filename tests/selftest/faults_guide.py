@@ -24,13 +24,13 @@ def _(mp):
 
     original = replica.build_asgi_app
 
-    def build(spec, cls):
-        app = original(spec, cls)
+    async def build(spec, instance):
+        app = await original(spec, instance)
         if isinstance(app, FastAPI):
             app.router.routes[:] = [
                 route
                 for route in app.router.routes
-                if not isinstance(route, APIRoute | APIWebSocketRoute) or ingress._is_method_of(route.endpoint, cls)
+                if not isinstance(route, APIRoute | APIWebSocketRoute) or ingress._defined_in(route.endpoint, type(instance))
             ]
             mark_changed = getattr(app.router, "_mark_routes_changed", None)
             if mark_changed is not None:  # FastAPI >= 0.160 caches its route lists

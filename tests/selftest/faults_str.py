@@ -55,8 +55,8 @@ def _(mp: pytest.MonkeyPatch) -> None:
     (plain `__call__` deployments still stream)."""
     original = replica.build_asgi_app
 
-    def build(spec: Any, cls: type) -> Any:
-        app = original(spec, cls)
+    async def build(spec: Any, instance: Any) -> Any:
+        app = await original(spec, instance)
 
         async def buffered_app(scope: Any, receive: Any, send: Send) -> None:
             if scope["type"] == "http":
