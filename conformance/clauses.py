@@ -54,10 +54,11 @@ GROUPS: dict[str, str] = {
     "CTX": "Replica context and `user_config`",
     "SCH": "Schema models and status (`ray.serve.schema`)",
     "MET": "Custom metrics (`ray.serve.metrics`)",
+    "RID": "Request IDs",
     "ASG": "Ingress forms and route matching (`serve.ingress`)",
 }
 
-_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG"})
+_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID"})
 
 
 @dataclass(frozen=True)
@@ -348,6 +349,17 @@ _CLAUSES = (
         "MET-3",
         DOCUMENTED,
         "Bad values, names and boundaries are rejected with Ray 2.60's errors: `inc` by a value <= 0, non-numeric values, an empty name, a histogram without positive `boundaries`; an invalid name warns and the metric records nothing, without failing.",
+    ),
+    # --- RID ---
+    Clause(
+        "RID-1",
+        DOCUMENTED,
+        "A request's `X-Request-Id` header is its request ID: returned in the response's `x-request-id` and seen by the handler in `serve.context._get_serve_request_context().request_id`; without the header a new ID of the form `str(uuid.uuid4())` is made for each request, returned and seen the same way.",
+    ),
+    Clause(
+        "RID-2",
+        DOCUMENTED,
+        "Handle calls made while serving a request carry that request's ID to the deployments they reach.",
     ),
     # --- ASG ---
     Clause(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -25,6 +24,7 @@ from .fixtures import (
 from .manager import DEFAULT_CONFIG, InstanceManager
 from .markers import MARKERS, clause_ids, instance_config
 from .results import ResultCollector
+from .xdist import XdistController, XdistWorker, report_starts
 
 __all__ = [
     "serve",
@@ -151,9 +151,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[COLLECTOR_KEY] = collector
     config.pluginmanager.register(collector, "serve-results")
     if hasattr(config, "workerinput"):
-        config.pluginmanager.register(XdistGrouping(), "serve-xdist-grouping")
+        config.pluginmanager.register(XdistWorker(config, _group_key), "serve-xdist-worker")
     elif config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistStarts(manager), "serve-xdist-starts")
+        config.pluginmanager.register(XdistController(manager), "serve-xdist-controller")
 
 
 def _config_key(item: pytest.Item) -> str:
@@ -167,35 +167,11 @@ def _config_key(item: pytest.Item) -> str:
     return DEFAULT_CONFIG.key
 
 
-class XdistGrouping:
-    """Under `pytest -n N --dist loadgroup`, keeps each configuration's tests on one worker.
-
-    Registered on xdist workers only. It marks tests of each non-default configuration
-    with `xdist_group`, so a worker starts that configuration once instead of every
-    worker starting it (tests with default settings spread freely; config-file tests
-    restart anyway). Tests that already carry an `xdist_group` mark keep their own.
-    """
-
-    @pytest.hookimpl(tryfirst=True)  # xdist reads the marks in its own hook of this name
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        for item in items:
-            key = _config_key(item)
-            if key in (DEFAULT_CONFIG.key, CONFIG_FILE_KEY) or item.get_closest_marker("xdist_group"):
-                continue
-            digest = hashlib.sha1(key.encode()).hexdigest()[:10]
-            item.add_marker(pytest.mark.xdist_group(f"serve-config-{digest}"))
-
-
-class XdistStarts:
-    """On the xdist controller: adds up the instance starts its workers report."""
-
-    def __init__(self, manager: InstanceManager) -> None:
-        self.manager = manager
-
-    def pytest_testnodedown(self, node: Any, error: object) -> None:
-        starts, configs = getattr(node, "workeroutput", {}).get("serve_starts", (0, []))
-        self.manager.starts += starts
-        self.manager.configs.update(configs)
+def _group_key(item: pytest.Item) -> str | None:
+    """The configuration to keep on one xdist worker, if any: tests with default settings
+    spread freely, and config-file tests start an instance of their own anyway."""
+    key = _config_key(item)
+    return None if key in (DEFAULT_CONFIG.key, CONFIG_FILE_KEY) else key
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -229,10 +205,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     manager = session.config.stash.get(MANAGER_KEY, None)
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if manager is not None and workeroutput is not None:
-        workeroutput["serve_starts"] = (manager.starts, sorted(manager.configs))
     if manager is not None:
+        report_starts(session.config, manager)
         try:
             manager.stop()
         except Exception as err:  # never hide the test results behind a teardown error

@@ -111,7 +111,9 @@ class DeploymentResponse:
         driver_loop: Callable[[], asyncio.AbstractEventLoop],
         stream: Channel[Any] | None = None,
     ) -> None:
-        self.request_id = str(uuid.uuid4())
+        parent = current_request.get()
+        # As Ray: a call made while serving a request carries that request's ID.
+        self.request_id = parent.request_id if parent is not None and parent.request_id else str(uuid.uuid4())
         self._router = router
         self._options = options
         self._stream = stream
@@ -120,7 +122,6 @@ class DeploymentResponse:
         self._task: asyncio.Task[Any] | None = None
         self._detached: asyncio.Task[Any] | None = None
         self._done: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        parent = current_request.get()
         if parent is not None:
             parent.children.add(self)
             self._done.add_done_callback(lambda _: parent.children.discard(self))

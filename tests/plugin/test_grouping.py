@@ -114,7 +114,8 @@ def test_serve_config_tests_run_last(pytester: pytest.Pytester, run_subprocess: 
 def test_xdist_keeps_each_config_on_one_worker(pytester: pytest.Pytester, run_subprocess: Run) -> None:
     """Under -n 2 --dist loadgroup, each non-default configuration runs on one worker only.
 
-    Tests that carry their own xdist_group mark keep it.
+    Tests that carry their own xdist_group mark keep it (also on pytest >= 9.2, where
+    xdist itself can no longer group).
     """
     pytester.makepyfile(
         OPTIONS_CHECK
@@ -143,17 +144,22 @@ def test_xdist_keeps_each_config_on_one_worker(pytester: pytest.Pytester, run_su
 
     @A
     @pytest.mark.xdist_group("mine")
-    def test_own_group(serve_instance, request):
-        assert request.node.nodeid.endswith("@mine")
+    @pytest.mark.parametrize("n", range(3))
+    def test_own_group(serve_instance, n):
+        log("mine")
+
+    @pytest.mark.xdist_group("mine")
+    def test_own_group_default_config():
+        log("mine")
     """
     )
     result = run_subprocess("-n", "2", "--dist", "loadgroup")
-    result.assert_outcomes(passed=13)
+    result.assert_outcomes(passed=16)
     workers: dict[str, set[str]] = {}
     for line in (pytester.path / "workers.log").read_text().splitlines():
         config, worker = line.split()
         workers.setdefault(config, set()).add(worker)
-    assert len(workers["A"]) == 1 and len(workers["B"]) == 1, workers
+    assert len(workers["A"]) == 1 and len(workers["B"]) == 1 and len(workers["mine"]) == 1, workers
     # Starts add up over the workers: default on each worker that ran a default test,
     # A and B once each, A again for the test in its own group.
     result.stdout.re_match_lines([r"pytest-serve: reference started [3-6] time\(s\) for 3 distinct configuration\(s\)"])

@@ -30,7 +30,8 @@ def _(mp):
             app.router.routes[:] = [
                 route
                 for route in app.router.routes
-                if not isinstance(route, APIRoute | APIWebSocketRoute) or ingress._defined_in(route.endpoint, type(instance))
+                if not isinstance(route, APIRoute | APIWebSocketRoute)
+                or ingress._defined_in(route.endpoint, type(instance))
             ]
             mark_changed = getattr(app.router, "_mark_routes_changed", None)
             if mark_changed is not None:  # FastAPI >= 0.160 caches its route lists
