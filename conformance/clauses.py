@@ -56,9 +56,10 @@ GROUPS: dict[str, str] = {
     "MET": "Custom metrics (`ray.serve.metrics`)",
     "RID": "Request IDs",
     "ASG": "Ingress forms and route matching (`serve.ingress`)",
+    "RDP": "Redeploying a running application",
 }
 
-_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID"})
+_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP"})
 
 
 @dataclass(frozen=True)
@@ -386,6 +387,12 @@ _CLAUSES = (
         "ASG-5",
         DOCUMENTED,
         '`serve.run` refuses an application with two `@serve.ingress` deployments with `RayServeException` ("Found multiple FastAPI deployments in application ...") and deploys nothing.',
+    ),
+    # --- RDP ---
+    Clause(
+        "RDP-1",
+        DOCUMENTED,
+        "`serve.run` of a new version of a running application lets the requests under way finish on the old version (200), and every request sent after `serve.run` returned reaches the new version.",
     ),
 )
 

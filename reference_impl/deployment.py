@@ -19,7 +19,6 @@ _ACCEPTED_RAY_OPTIONS = frozenset(
         "health_check_period_s",
         "health_check_timeout_s",
         "graceful_shutdown_wait_loop_s",
-        "graceful_shutdown_timeout_s",
         "logging_config",
         "placement_group_bundles",
         "placement_group_strategy",
@@ -38,11 +37,20 @@ class DeploymentOptions:
     max_ongoing_requests: int = 5
     max_queued_requests: int = -1
     user_config: Any = None
+    # How long a replica being replaced or deleted may finish its requests (Ray's default).
+    graceful_shutdown_timeout_s: float = 20.0
     ignored: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    known = {"name", "num_replicas", "max_ongoing_requests", "max_queued_requests", "user_config"}
+    known = {
+        "name",
+        "num_replicas",
+        "max_ongoing_requests",
+        "max_queued_requests",
+        "user_config",
+        "graceful_shutdown_timeout_s",
+    }
     unknown = sorted(set(kwargs) - known - _ACCEPTED_RAY_OPTIONS)
     if unknown:
         raise TypeError(f"Unknown deployment option(s) {unknown}; allowed: {sorted(known | _ACCEPTED_RAY_OPTIONS)}")
@@ -61,6 +69,11 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
                 )
             if key == "max_queued_requests" and value == 0:
                 raise ValueError("Invalid max_queued_requests 0: must be -1 (no limit) or >= 1.")
+    timeout = kwargs.get("graceful_shutdown_timeout_s")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0):
+        raise ValueError(f"Invalid graceful_shutdown_timeout_s {timeout!r}: must be a number >= 0.")
+    if "graceful_shutdown_timeout_s" in kwargs and timeout is None:
+        del kwargs["graceful_shutdown_timeout_s"]
     return kwargs
 
 

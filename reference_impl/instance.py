@@ -27,6 +27,7 @@ __all__ = ["DeployedApp", "DeployedDeployment", "ServeInstance"]
 logger = logging.getLogger("reference_impl")
 
 REPLICA_START_TIMEOUT_S = 60.0
+DRAIN_POLL_S = 0.01
 
 
 @dataclass
@@ -43,12 +44,33 @@ class DeployedApp:
     ingress: str
     deployments: dict[str, DeployedDeployment] = field(default_factory=dict)
 
-    def stop(self) -> None:
+    def stop(self, *, drain: bool = True) -> None:
+        """Let the requests under way finish (as Ray: up to each deployment's
+        `graceful_shutdown_timeout_s`, 20 s by default), then stop every replica.
+
+        The app is out of the route table by now; handle calls made by requests that
+        are still running reach this app's deployments until they finish.
+        """
+        if drain:
+            self._drain()
         for dep in self.deployments.values():
             dep.router.retire()
         for dep in reversed(list(self.deployments.values())):
             for replica in dep.replicas:
                 replica.stop()
+
+    def _drain(self) -> None:
+        started = time.monotonic()
+        waiting = {
+            replica: started + dep.deployment.options_.graceful_shutdown_timeout_s
+            for dep in self.deployments.values()
+            for replica in dep.replicas
+        }
+        while waiting:
+            now = time.monotonic()
+            waiting = {r: deadline for r, deadline in waiting.items() if r.ongoing > 0 and now < deadline}
+            if waiting:
+                time.sleep(DRAIN_POLL_S)
 
 
 class ServeInstance:
@@ -96,7 +118,7 @@ class ServeInstance:
             try:
                 self._start_graph(app, new, {})
             except BaseException:
-                new.stop()
+                new.stop(drain=False)
                 raise
             old = self.apps.get(name)
             self.apps[name] = new

@@ -32,3 +32,12 @@ def _(mp: pytest.MonkeyPatch) -> None:
         return True
 
     mp.setattr(instance.ServeInstance, "delete", delete)
+
+
+@fault("rdp-in-flight-killed", "RDP-1")
+def _(mp):
+    """A replaced application's replicas stop at once, cutting off the requests under way."""
+    from reference_impl import instance
+
+    original = instance.DeployedApp.stop
+    mp.setattr(instance.DeployedApp, "stop", lambda self, drain=True: original(self, drain=False))
