@@ -57,9 +57,10 @@ GROUPS: dict[str, str] = {
     "RID": "Request IDs",
     "ASG": "Ingress forms and route matching (`serve.ingress`)",
     "RDP": "Redeploying a running application",
+    "BP": "Backpressure (`max_queued_requests`)",
 }
 
-_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP"})
+_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP", "BP"})
 
 
 @dataclass(frozen=True)
@@ -393,6 +394,17 @@ _CLAUSES = (
         "RDP-1",
         DOCUMENTED,
         "`serve.run` of a new version of a running application lets the requests under way finish on the old version (200), and every request sent after `serve.run` returned reaches the new version.",
+    ),
+    # --- BP ---
+    Clause(
+        "BP-1",
+        DOCUMENTED,
+        'With `max_ongoing_requests` requests running on every replica and `max_queued_requests` waiting, a further HTTP request is answered at once with 503, `text/plain; charset=utf-8`, "Request dropped due to backpressure (num_queued_requests=N, max_queued_requests=M)." and an `x-request-id`; the running and queued requests are served.',
+    ),
+    Clause(
+        "BP-2",
+        DOCUMENTED,
+        "A handle call over the same limit fails with `BackPressureError` (the same message) when its result is asked for.",
     ),
 )
 

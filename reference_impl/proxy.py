@@ -77,17 +77,11 @@ class _Flow:
         self.ex.outbox.put(reason)
 
 
-async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes, request_id: str = "") -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if request_id:
+        headers.append((b"x-request-id", request_id.encode("latin-1")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -156,7 +150,7 @@ class Proxy:
                 except asyncio.TimeoutError:
                     await self._timed_out(flow, send)
         except BackPressureError as err:
-            await _send_simple(send, 503, str(err).encode(), _TEXT)
+            await _send_simple(send, 503, str(err).encode(), _TEXT, flow.ex.request_id)
         finally:
             if not pump.done():
                 pump.cancel()
@@ -178,7 +172,7 @@ class Proxy:
         flow.settled = True
         if not flow.started:
             body = f"Request {flow.ex.request_id} timed out after {self._timeout}s."
-            await _send_simple(send, 408, body.encode(), _TEXT)
+            await _send_simple(send, 408, body.encode(), _TEXT, flow.ex.request_id)
         # A response already under way is left incomplete; uvicorn closes the connection.
 
     async def _pump(self, receive: Any, flow: _Flow) -> None:

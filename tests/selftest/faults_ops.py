@@ -41,3 +41,29 @@ def _(mp):
 
     original = instance.DeployedApp.stop
     mp.setattr(instance.DeployedApp, "stop", lambda self, drain=True: original(self, drain=False))
+
+
+@fault("bp-queue-unbounded", "BP-1", "BP-2")
+def _(mp):
+    """`max_queued_requests` is ignored: every request waits for the replica."""
+    from reference_impl import router
+
+    original = router.Router.__init__
+
+    def unbounded(self, name, replicas, max_ongoing, max_queued=-1):
+        original(self, name, replicas, max_ongoing, -1)
+
+    mp.setattr(router.Router, "__init__", unbounded)
+
+
+@fault("bp-503-without-request-id", "BP-1")
+def _(mp):
+    """The backpressure 503 carries no `x-request-id`."""
+    from reference_impl import proxy
+
+    original = proxy._send_simple
+
+    async def without_id(send, status, body, content_type, request_id=""):
+        await original(send, status, body, content_type, "" if status == 503 else request_id)
+
+    mp.setattr(proxy, "_send_simple", without_id)

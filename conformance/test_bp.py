@@ -1,0 +1,75 @@
+"""BP: backpressure with `max_queued_requests` (beyond the guide)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+HOLD_S = 1.5  # how long the first request keeps the only slot busy
+REPLY_TIMEOUT_S = 30.0
+DROPPED = "Request dropped due to backpressure (num_queued_requests=1, max_queued_requests=1)."
+
+
+def _busy_app(serve: Any, probe: Any) -> Any:
+    """One replica, one request at a time, one waiting: the first request holds the slot."""
+
+    @serve.deployment(max_ongoing_requests=1, max_queued_requests=1)
+    class Busy:
+        async def __call__(self, request: Any = None) -> str:
+            import asyncio
+
+            probe.record("started")
+            await asyncio.sleep(HOLD_S)
+            return "done"
+
+    return Busy.bind()
+
+
+@pytest.mark.clause("BP-1")
+def test_bp_1_http_requests_over_the_queue_get_503(serve, serve_app, serve_probe):
+    """While one request runs and the queue holds one more, further requests are answered
+    at once with 503 and Ray's text, carrying an `x-request-id`; the running and the queued
+    request get 200. (Of the three sent while the first runs, any one may be the queued one.)"""
+    app = serve_app(_busy_app(serve, serve_probe), route_prefix="/bp1")
+    responses: dict[str, httpx.Response] = {}
+
+    def send(key: str) -> None:
+        responses[key] = httpx.get(f"{app.base_url}/bp1", timeout=REPLY_TIMEOUT_S)
+
+    first = threading.Thread(target=send, args=("first",), daemon=True)
+    first.start()
+    serve_probe.wait_for("started", timeout=10)
+    others = [threading.Thread(target=send, args=(f"other-{i}",), daemon=True) for i in range(3)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(REPLY_TIMEOUT_S)
+    assert len(responses) == 4, f"requests never answered: {sorted(responses)}"
+    assert (responses["first"].status_code, responses["first"].text) == (200, "done")
+    rest = sorted((r.status_code, r.text) for k, r in responses.items() if k != "first")
+    assert rest == [(200, "done"), (503, DROPPED), (503, DROPPED)], rest
+    for response in responses.values():
+        assert response.headers.get("x-request-id"), dict(response.headers)
+        if response.status_code == 503:
+            assert response.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+@pytest.mark.clause("BP-2")
+def test_bp_2_handle_calls_over_the_queue_raise_backpressure_error(serve, serve_app, serve_probe):
+    """Through a handle: calls beyond the running one and the queued one fail with
+    `BackPressureError` and the same message when their result is asked for."""
+    app = serve_app(_busy_app(serve, serve_probe), route_prefix="/bp2")
+    running = app.handle.remote()
+    serve_probe.wait_for("started", timeout=10)
+    more = [app.handle.remote() for _ in range(2)]
+    assert running.result(timeout_s=REPLY_TIMEOUT_S) == "done"
+    outcomes = []
+    for response in more:
+        try:
+            outcomes.append(("ok", response.result(timeout_s=REPLY_TIMEOUT_S)))
+        except serve.exceptions.BackPressureError as err:
+            outcomes.append(("BackPressureError", str(err)))
+    assert sorted(outcomes) == [("BackPressureError", DROPPED), ("ok", "done")], outcomes
