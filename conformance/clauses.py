@@ -58,9 +58,10 @@ GROUPS: dict[str, str] = {
     "ASG": "Ingress forms and route matching (`serve.ingress`)",
     "RDP": "Redeploying a running application",
     "BP": "Backpressure (`max_queued_requests`)",
+    "HLT": "The proxy's `/-/healthz` and `/-/routes`",
 }
 
-_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP", "BP"})
+_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP", "BP", "HLT"})
 
 
 @dataclass(frozen=True)
@@ -405,6 +406,12 @@ _CLAUSES = (
         "BP-2",
         DOCUMENTED,
         "A handle call over the same limit fails with `BackPressureError` (the same message) when its result is asked for.",
+    ),
+    # --- HLT ---
+    Clause(
+        "HLT-1",
+        DOCUMENTED,
+        '`/-/healthz` and `/-/routes` answer 503 "Route table is not populated yet." until an app with a route prefix has been deployed (one without a route does not count); from then on 200 `success` and the JSON route table, also after every app is deleted.',
     ),
 )
 

@@ -127,6 +127,8 @@ class Proxy:
         path = _route_path(scope, self._root)
         if path is None:
             return await self._not_found(scope["path"], send)
+        if path in ("/-/healthz", "/-/routes") and not self._routes.populated:
+            return await _send_simple(send, 503, b"Route table is not populated yet.", _TEXT)
         if path == "/-/healthz":
             return await _send_simple(send, 200, b"success", _TEXT)
         if path == "/-/routes":

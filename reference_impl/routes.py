@@ -20,15 +20,20 @@ class RouteTable(Generic[T]):
     """Maps route prefixes to targets. Written from API threads, read by the proxy.
 
     Writers replace the sorted tuple whole, so the proxy reads it without a lock.
+    `populated` turns true when the first route is set, as Ray's proxy gets its route
+    table only with the first app that has a route (until then its health checks answer
+    503); it stays true when routes are removed again.
     """
 
     def __init__(self) -> None:
         self._targets: dict[str, T] = {}
         self._ordered: tuple[Match[T], ...] = ()
+        self.populated = False
 
     def set(self, prefix: str, target: T) -> None:
         self._targets[prefix] = target
         self._reorder()
+        self.populated = True
 
     def remove(self, prefix: str) -> None:
         self._targets.pop(prefix, None)

@@ -45,9 +45,22 @@ def echo(http: httpx.Client) -> httpx.Client:
     return http
 
 
+@pytest.mark.parametrize("path", ["/-/healthz", "/-/routes"])
+def test_health_and_routes_503_before_the_first_deploy(http: httpx.Client, path: str) -> None:
+    """Until an app with a route is deployed, /-/healthz and /-/routes answer 503 'Route
+    table is not populated yet.' (as Ray 2.60's proxy); an app without a route changes nothing."""
+    serve.run(Echo.bind(), name="hidden", route_prefix=None)
+    response = http.get(path)
+    assert (response.status_code, response.text) == (503, "Route table is not populated yet.")
+    assert response.headers["content-type"] == TEXT
+
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_healthz_answers_success(http: httpx.Client, method: str) -> None:
-    """/-/healthz answers 200 'success' as text/plain; charset=utf-8, to GET and POST."""
+    """Once an app with a route was deployed, /-/healthz answers 200 'success' as
+    text/plain; charset=utf-8, to GET and POST, also after that app is deleted."""
+    serve.run(Echo.bind(), name="routed", route_prefix="/routed")
+    serve.delete("routed")
     response = http.request(method, "/-/healthz")
     assert (response.status_code, response.text) == (200, "success")
     assert response.headers["content-type"] == TEXT
@@ -55,10 +68,12 @@ def test_healthz_answers_success(http: httpx.Client, method: str) -> None:
 
 def test_routes_lists_prefix_to_app_name(http: httpx.Client) -> None:
     """/-/routes is a JSON object prefix → app name; route_prefix=None apps are absent."""
+    serve.run(Echo.bind(), name="gone", route_prefix="/gone")
+    serve.delete("gone")
     assert http.get("/-/routes").json() == {}
+    serve.run(Echo.bind(), name="hidden", route_prefix=None)
     serve.run(Echo.bind(), name="a", route_prefix="/a")
     serve.run(Echo.bind(), name="ab", route_prefix="/a/b")
-    serve.run(Echo.bind(), name="hidden", route_prefix=None)
     response = http.get("/-/routes")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"

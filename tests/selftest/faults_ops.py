@@ -67,3 +67,11 @@ def _(mp):
         await original(send, status, body, content_type, "" if status == 503 else request_id)
 
     mp.setattr(proxy, "_send_simple", without_id)
+
+
+@fault("hlt-healthy-before-routes", "HLT-1")
+def _(mp):
+    """The proxy reports itself healthy before it has a route table."""
+    from reference_impl import routes
+
+    mp.setattr(routes.RouteTable, "populated", property(lambda self: True, lambda self, value: None), raising=False)
