@@ -236,7 +236,9 @@ async def adisconnect_after(url: str, **kwargs: object) -> Departure:
 
 def idle_close_after(base_url: str, *, max_wait: float, path: str = "/-/healthz") -> float | None:
     """Seconds from the end of one keep-alive response until the server closes the
-    idle connection; None if it is still open after `max_wait` seconds."""
+    idle connection; None if it is still open after `max_wait` seconds. Any answer that
+    keeps the connection open will do (`/-/healthz` answers 503 until an app with a route
+    is deployed, on Ray as on the reference)."""
     sock, host, target = _connect(base_url.rstrip("/") + path, timeout=max_wait + 10)
     with sock:
         sock.sendall(_request_bytes("GET", host, target, b"", {}))
@@ -247,8 +249,11 @@ def idle_close_after(base_url: str, *, max_wait: float, path: str = "/-/healthz"
                 raise AssertionError(f"the server closed before answering GET {path}")
             reader.feed(data)
         answered = time.monotonic()
-        if reader.status_code >= 400:
-            raise AssertionError(f"GET {path} answered {reader.status_code}; need a 2xx path")
+        if b"\r\nconnection: close" in (reader.head or b"").lower():
+            raise AssertionError(
+                f"GET {path} answered {reader.status_code} with `Connection: close`; need a path whose "
+                "answer keeps the connection open"
+            )
         deadline = answered + max_wait
         while True:
             remaining = deadline - time.monotonic()
