@@ -1,16 +1,10 @@
-"""Faults that break the ASG clauses (forms of `serve.ingress`, route matching)."""
+"""Faults that break the ASG clauses (forms of `serve.ingress`, route matching).
+
+ASG-1 (builders) is broken by `fa-factory-not-called` in faults_fa.py."""
 
 from __future__ import annotations
 
 from faulty import fault
-
-
-@fault("asg-builder-served-as-app", "ASG-1")
-def _(mp):
-    """A builder function is taken for the ASGI app itself, as an older reference did."""
-    from reference_impl import ingress
-
-    mp.setattr(ingress, "_spec_of", lambda app: ingress.IngressSpec(app=app, factory=None))
 
 
 @fault("asg-no-late-bound-app", "ASG-2")

@@ -54,9 +54,10 @@ def _(mp):
     mp.setattr(replica, "build_asgi_app", build)
 
 
-@fault("fa-factory-not-called", "FA-5")
+@fault("fa-factory-not-called", "FA-5", "ASG-1")
 def _(mp):
-    """`serve.ingress(factory)` takes the factory for the ASGI app itself."""
+    """`serve.ingress(factory)` takes the factory for the ASGI app itself (also a builder
+    of a Starlette app)."""
     from reference_impl import ingress
 
     mp.setattr(ingress, "_spec_of", lambda app: ingress.IngressSpec(app=app, factory=None))
