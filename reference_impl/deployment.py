@@ -57,6 +57,7 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     if "logging_config" in kwargs:
         # Ray's check and form: a dict or LoggingConfig, stored as the complete dict.
         kwargs["logging_config"] = deployment_logging_config(kwargs["logging_config"])
+    _autoscaling_start(kwargs)
     if "name" in kwargs and (not isinstance(kwargs["name"], str) or not kwargs["name"]):
         raise ValueError(f"Invalid deployment name {kwargs['name']!r}: must be a non-empty string.")
     for key, low in (("num_replicas", 1), ("max_ongoing_requests", 1), ("max_queued_requests", -1)):
@@ -75,6 +76,28 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     if "graceful_shutdown_timeout_s" in kwargs and timeout is None:
         del kwargs["graceful_shutdown_timeout_s"]
     return kwargs
+
+
+def _autoscaling_start(kwargs: dict[str, Any]) -> None:
+    """`num_replicas="auto"` and `autoscaling_config` as Ray 2.60 accepts them; here the
+    deployment keeps the replicas it starts with (`initial_replicas`, else `min_replicas`,
+    at least one): one process does not scale."""
+    if kwargs.get("num_replicas") == "auto":
+        del kwargs["num_replicas"]
+        kwargs["autoscaling_config"] = kwargs.get("autoscaling_config") or {}
+    config = kwargs.get("autoscaling_config")
+    if config is None:
+        return
+    if kwargs.get("num_replicas") is not None:
+        raise ValueError("Manually setting num_replicas is not allowed when autoscaling_config is provided.")
+
+    def read(key: str) -> Any:
+        return config.get(key) if isinstance(config, dict) else getattr(config, key, None)
+
+    start = read("initial_replicas")
+    if start is None:
+        start = read("min_replicas")
+    kwargs["num_replicas"] = max(1, int(start or 1))
 
 
 def _split(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -214,6 +214,27 @@ def test_ray_only_options_are_accepted() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("options", "replicas"),
+    [
+        ({"num_replicas": "auto"}, 1),
+        ({"autoscaling_config": {"min_replicas": 2, "max_replicas": 4}}, 2),
+        ({"autoscaling_config": {"min_replicas": 0, "initial_replicas": 3}}, 3),
+        ({"autoscaling_config": {"min_replicas": 0}}, 1),
+    ],
+)
+def test_autoscaling_options_start_fixed_replicas(options: dict[str, object], replicas: int) -> None:
+    """As Ray 2.60 accepts them; the reference starts `initial_replicas`, else
+    `min_replicas`, at least one, and keeps that number."""
+    assert Value.options(**options).options_.num_replicas == replicas
+
+
+def test_num_replicas_with_autoscaling_config_is_refused() -> None:
+    """Ray 2.60's error for both at once."""
+    with pytest.raises(ValueError, match=r"^Manually setting num_replicas is not allowed when autoscaling_config"):
+        Value.options(num_replicas=2, autoscaling_config={"min_replicas": 1})
+
+
 def test_same_deployment_bound_twice_is_renamed(instance: ServeInstance) -> None:
     """As Ray 2.60: the second use of a deployment name in one app becomes `Name_1`."""
 
