@@ -110,7 +110,7 @@ class _Queue:
                 self.arrived.clear()
                 try:
                     await asyncio.wait_for(self.arrived.wait(), left)
-                except TimeoutError:
+                except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11 on
                     break
             batch = self._take()
             if not batch:
