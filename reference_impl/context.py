@@ -12,6 +12,7 @@ both contexts are context variables set where a replica enters user code.
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -94,6 +95,13 @@ class ReplicaContext:
     def loaded_model_ids(self) -> set[str]:
         """The multiplexed model IDs loaded on this replica (for routing)."""
         return {mid for mux in self._multiplexers.values() for mid in mux.models}
+
+
+def new_request_id() -> str:
+    """A request ID of the form of `str(uuid.uuid4())`, as Ray's, at a fraction of the
+    cost (no urandom system call per request); an ID, not a secret."""
+    h = f"{random.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 class _RequestContext:

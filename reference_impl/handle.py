@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .channel import Channel
-from .context import current_request
+from .context import current_request, new_request_id
 from .exceptions import RayServeException, RequestCancelledError, ServeNotRunningError
 from .loops import wait_threadsafe
 from .streaming import END
@@ -113,7 +112,7 @@ class DeploymentResponse:
     ) -> None:
         parent = current_request.get()
         # As Ray: a call made while serving a request carries that request's ID.
-        self.request_id = parent.request_id if parent is not None and parent.request_id else str(uuid.uuid4())
+        self.request_id = parent.request_id if parent is not None and parent.request_id else new_request_id()
         self._router = router
         self._options = options
         self._stream = stream

@@ -78,12 +78,12 @@ def make_class_based_view(app: FastAPI | APIRouter, cls: type) -> None:
         for route in router.routes
         if isinstance(route, APIRoute | APIWebSocketRoute) and _defined_in(route.endpoint, cls)
     ]
-    for route in owned:
-        router.routes.remove(route)
-        router.routes.append(_bound_to_instance(route, cls))
-    router.routes[:] = [
-        route for route in router.routes if getattr(getattr(route, "endpoint", None), "_serve_cls", cls) is cls
+    others = [
+        route
+        for route in router.routes
+        if route not in owned and getattr(getattr(route, "endpoint", None), "_serve_cls", cls) is cls
     ]
+    router.routes[:] = others + [_bound_to_instance(route, cls) for route in owned]
     mark_changed = getattr(router, "_mark_routes_changed", None)
     if mark_changed is not None:  # FastAPI >= 0.160 caches its route lists
         mark_changed()
@@ -126,9 +126,9 @@ def _frozen(app: Any) -> Any:
     clone = copy.copy(app)
     clone.router = router = copy.copy(app.router)
     router.routes = list(app.router.routes)
-    for name in ("_low_priority_routes",):  # FastAPI's own route lists, where it has them
-        if isinstance(getattr(router, name, None), list):
-            setattr(router, name, list(getattr(router, name)))
+    low_priority = getattr(router, "_low_priority_routes", None)  # FastAPI's own list, where it has one
+    if isinstance(low_priority, list):
+        router._low_priority_routes = list(low_priority)  # type: ignore[attr-defined]
     if getattr(router.middleware_stack, "__self__", None) is app.router:
         router.middleware_stack = router.app  # the copy's routes, not the original's
     clone.user_middleware = list(app.user_middleware)

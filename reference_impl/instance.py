@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,13 +178,7 @@ class ServeInstance:
         return handle
 
     def _resolve(self, value: Any, app: DeployedApp, seen: dict[int, DeploymentHandle]) -> Any:
-        if isinstance(value, Application):
-            return self._start_graph(value, app, seen)
-        if isinstance(value, list | tuple):
-            return type(value)(self._resolve(v, app, seen) for v in value)
-        if isinstance(value, dict):
-            return {k: self._resolve(v, app, seen) for k, v in value.items()}
-        return value
+        return _replace_applications(value, lambda node: self._start_graph(node, app, seen))
 
     # -- handles -----------------------------------------------------------------------
 
@@ -236,15 +230,16 @@ class ServeInstance:
                 thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def _applications_in(value: Any) -> list[Application]:
-    """The bound deployments among a node's arguments (also inside lists and dicts)."""
+def _replace_applications(value: Any, replace: Callable[[Application], Any]) -> Any:
+    """`value` with each bound deployment in it (also inside lists, tuples and dicts)
+    replaced by `replace(it)`."""
     if isinstance(value, Application):
-        return [value]
+        return replace(value)
     if isinstance(value, list | tuple):
-        return [a for v in value for a in _applications_in(v)]
+        return type(value)(_replace_applications(v, replace) for v in value)
     if isinstance(value, dict):
-        return [a for v in value.values() for a in _applications_in(v)]
-    return []
+        return {k: _replace_applications(v, replace) for k, v in value.items()}
+    return value
 
 
 def _check_one_ingress(app: Application, name: str) -> None:
@@ -255,7 +250,7 @@ def _check_one_ingress(app: Application, name: str) -> None:
         node = stack.pop()
         if id(node) not in seen:
             seen[id(node)] = node
-            stack.extend(_applications_in([node.args, node.kwargs]))
+            _replace_applications([node.args, node.kwargs], stack.append)
     targets = [n.deployment.func_or_class for n in seen.values()]
     ingresses = [t for t in targets if isinstance(t, type) and ingress_spec(t) is not None]
     if len(ingresses) > 1:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from .config import HTTPOptions
+from .context import new_request_id
 from .exchange import Exchange, Finished
 from .multiplexing import model_id_of
 from .replica import Replica, ReplicaCall
@@ -101,10 +101,7 @@ def _request_id(scope: dict[str, Any]) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             return bytes(value).decode("latin-1")
-    # NOTE: the form of `str(uuid.uuid4())`, as Ray's IDs, at a fraction of the cost
-    # (no urandom system call per request); an ID, not a secret.
-    h = f"{random.getrandbits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+    return new_request_id()
 
 
 class Proxy:
