@@ -59,9 +59,10 @@ GROUPS: dict[str, str] = {
     "RDP": "Redeploying a running application",
     "BP": "Backpressure (`max_queued_requests`)",
     "HLT": "The proxy's `/-/healthz` and `/-/routes`",
+    "LIF": "A replica's life: failed deploys, shutdown hooks, health checks",
 }
 
-_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP", "BP", "HLT"})
+_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP", "BP", "HLT", "LIF"})
 
 
 @dataclass(frozen=True)
@@ -407,11 +408,32 @@ _CLAUSES = (
         DOCUMENTED,
         "A handle call over the same limit fails with `BackPressureError` (the same message) when its result is asked for.",
     ),
+    Clause(
+        "BP-3",
+        DOCUMENTED,
+        "A handler whose downstream handle call fails with `BackPressureError` (not caught) answers its HTTP client 503 with the error's message, not 500, in a plain deployment and in a FastAPI ingress alike.",
+    ),
     # --- HLT ---
     Clause(
         "HLT-1",
         DOCUMENTED,
         '`/-/healthz` and `/-/routes` answer 503 "Route table is not populated yet." until an app with a route prefix has been deployed (one without a route does not count); from then on 200 `success` and the JSON route table, also after every app is deleted.',
+    ),
+    # --- LIF ---
+    Clause(
+        "LIF-1",
+        DOCUMENTED,
+        "A replica whose constructor or FastAPI lifespan startup raises is tried 3 times; then `serve.run` raises RuntimeError \"Deploying application NAME failed: Failed to update the deployments ['DEPLOYMENT'].\", the app stays in `serve.status()` as DEPLOY_FAILED (the deployment DEPLOY_FAILED, trigger REPLICA_STARTUP_FAILED, a message carrying the error) and its route answers 503 \"Deployment(name='DEPLOYMENT', app='NAME') is unavailable because it failed to deploy.\"",
+    ),
+    Clause(
+        "LIF-2",
+        DOCUMENTED,
+        "When a replica stops (`serve.delete`, or a redeploy replacing it), its ASGI app's lifespan shutdown runs, then the deployment's `__del__` (awaited to its end when async), each once; the new version's hooks do not run.",
+    ),
+    Clause(
+        "LIF-3",
+        DOCUMENTED,
+        "A class's `check_health` runs once before the replica takes requests, then about every `health_check_period_s`; after 3 failed checks in a row the replica is stopped (its `__del__` runs, it is not checked again) and a new one takes its place, after which the deployment is HEALTHY again.",
     ),
 )
 

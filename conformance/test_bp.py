@@ -73,3 +73,54 @@ def test_bp_2_handle_calls_over_the_queue_raise_backpressure_error(serve, serve_
         except serve.exceptions.BackPressureError as err:
             outcomes.append(("BackPressureError", str(err)))
     assert sorted(outcomes) == [("BackPressureError", DROPPED), ("ok", "done")], outcomes
+
+
+def _front_apps(serve: Any, probe: Any) -> dict[str, Any]:
+    """Ingresses that call the busy deployment and do not catch its BackPressureError."""
+    from fastapi import FastAPI
+
+    @serve.deployment
+    class Front:
+        def __init__(self, busy: Any) -> None:
+            self.busy = busy
+
+        async def __call__(self, request: Any = None) -> str:
+            return await self.busy.remote()
+
+    api = FastAPI()
+
+    @serve.deployment
+    @serve.ingress(api)
+    class FastFront:
+        def __init__(self, busy: Any) -> None:
+            self.busy = busy
+
+        @api.get("/")
+        async def root(self) -> str:
+            return await self.busy.remote()
+
+    return {"plain": Front.bind(_busy_app(serve, probe)), "fastapi": FastFront.bind(_busy_app(serve, probe))}
+
+
+@pytest.mark.clause("BP-3")
+@pytest.mark.parametrize("kind", ["plain", "fastapi"])
+def test_bp_3_downstream_backpressure_is_a_503_for_the_client(serve, serve_app, serve_probe, kind):
+    """While the downstream runs one request and queues one, the ingress's further
+    calls fail with BackPressureError: their HTTP clients get 503 and its message."""
+    app = serve_app(_front_apps(serve, serve_probe)[kind], route_prefix="/bp3")
+    responses: dict[str, httpx.Response] = {}
+
+    def send(key: str) -> None:
+        responses[key] = httpx.get(f"{app.base_url}/bp3/", timeout=REPLY_TIMEOUT_S)
+
+    first = threading.Thread(target=send, args=("first",), daemon=True)
+    first.start()
+    serve_probe.wait_for("started", timeout=10)
+    others = [threading.Thread(target=send, args=(f"other-{i}",), daemon=True) for i in range(3)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(REPLY_TIMEOUT_S)
+    assert len(responses) == 4, f"requests never answered: {sorted(responses)}"
+    outcomes = sorted((r.status_code, r.text.strip('"')) for r in responses.values())
+    assert outcomes == [(200, "done"), (200, "done"), (503, DROPPED), (503, DROPPED)], outcomes

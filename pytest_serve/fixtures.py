@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import textwrap
 import uuid
@@ -109,13 +110,18 @@ def serve_app(serve_instance: Adapter, serve_http_timeout: float) -> Iterator[Ca
         try:
             handle = serve_instance.deploy(app, name=name, route_prefix=route_prefix)
         except Exception as err:
+            # One line: Serve's message may run over several (the cause after the summary).
+            detail = " | ".join(line.strip() for line in str(err).splitlines() if line.strip())
             failure = (
                 f"deploying {app!r} as {name!r} at {route_prefix!r} on "
-                f"{serve_instance.name} failed: {type(err).__name__}: {err}"
+                f"{serve_instance.name} failed: {type(err).__name__}: {detail}"
             )
         else:
             failure = None
         if failure is not None:
+            # A failed app stays (DEPLOY_FAILED, as on Ray); the next test must not meet it.
+            with contextlib.suppress(Exception):
+                serve_instance.delete(name)
             _fail(failure)
         result = DeployedApp(name, route_prefix, serve_instance.base_url, handle, serve_http_timeout)
         deployed.append(result)

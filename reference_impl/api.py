@@ -121,9 +121,8 @@ def run(
     with _lock:
         if _instance is None:
             start()
-        started_at = time.time()
+        _deployed_at[name] = time.time()
         handle = _require().deploy(target, name, route_prefix)
-        _deployed_at[name] = started_at
     if blocking:
         _block_until_interrupted()
     return handle
@@ -182,23 +181,24 @@ _deployed_at: dict[str, float] = {}
 def status() -> ServeStatus:
     """Ray's `ServeStatus`: the proxy, and each app with its deployments.
 
-    A deploy finishes before `serve.run` returns and a failed one leaves no app, so
-    every app listed is RUNNING with HEALTHY deployments whose replicas all run.
+    A deploy finishes before `serve.run` returns: an app is RUNNING, or DEPLOY_FAILED
+    after a failed deploy; a deployment whose replica failed its health checks is
+    UNHEALTHY until its replacement runs.
     """
     instance = _instance
     if instance is None:
         return ServeStatus()
     applications = {
         name: ApplicationStatusOverview(
-            status=ApplicationStatus.RUNNING,
-            message="",
+            status=ApplicationStatus(app.status),
+            message=app.message,
             last_deployed_time_s=_deployed_at.get(name, 0.0),
             deployments={
                 dep_name: DeploymentStatusOverview(
-                    status=DeploymentStatus.HEALTHY,
-                    status_trigger=DeploymentStatusTrigger.CONFIG_UPDATE_COMPLETED,
-                    replica_states={ReplicaState.RUNNING.value: len(dep.replicas)},
-                    message="",
+                    status=DeploymentStatus(dep.status),
+                    status_trigger=DeploymentStatusTrigger(dep.trigger),
+                    replica_states={ReplicaState.RUNNING.value: len(dep.replicas)} if dep.replicas else {},
+                    message=dep.message,
                 )
                 for dep_name, dep in list(app.deployments.items())
             },

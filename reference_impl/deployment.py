@@ -16,8 +16,6 @@ _ACCEPTED_RAY_OPTIONS = frozenset(
     {
         "ray_actor_options",
         "autoscaling_config",
-        "health_check_period_s",
-        "health_check_timeout_s",
         "graceful_shutdown_wait_loop_s",
         "logging_config",
         "placement_group_bundles",
@@ -39,6 +37,9 @@ class DeploymentOptions:
     user_config: Any = None
     # How long a replica being replaced or deleted may finish its requests (Ray's default).
     graceful_shutdown_timeout_s: float = 20.0
+    # How often a class's `check_health` is called, and how long one call may take.
+    health_check_period_s: float = 10.0
+    health_check_timeout_s: float = 30.0
     ignored: dict[str, Any] = field(default_factory=dict)
 
 
@@ -50,6 +51,8 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
         "max_queued_requests",
         "user_config",
         "graceful_shutdown_timeout_s",
+        "health_check_period_s",
+        "health_check_timeout_s",
     }
     unknown = sorted(set(kwargs) - known - _ACCEPTED_RAY_OPTIONS)
     if unknown:
@@ -70,11 +73,16 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
                 )
             if key == "max_queued_requests" and value == 0:
                 raise ValueError("Invalid max_queued_requests 0: must be -1 (no limit) or >= 1.")
-    timeout = kwargs.get("graceful_shutdown_timeout_s")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0):
-        raise ValueError(f"Invalid graceful_shutdown_timeout_s {timeout!r}: must be a number >= 0.")
-    if "graceful_shutdown_timeout_s" in kwargs and timeout is None:
-        del kwargs["graceful_shutdown_timeout_s"]
+    for key, positive in (
+        ("graceful_shutdown_timeout_s", False),
+        ("health_check_period_s", True),
+        ("health_check_timeout_s", True),
+    ):
+        value = kwargs.get(key)
+        if value is None:
+            kwargs.pop(key, None)  # None keeps the default, as in Ray
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (positive and value == 0):
+            raise ValueError(f"Invalid {key} {value!r}: must be a number {'> 0' if positive else '>= 0'}.")
     return kwargs
 
 

@@ -4,6 +4,7 @@
     ├── BackPressureError       `max_queued_requests` requests wait already
     ├── RequestCancelledError   a DeploymentResponse was cancelled
     ├── DeploymentStartError    a replica constructor (or lifespan startup) raised
+    ├── DeploymentUnavailableError  the deployment failed to deploy and has no replica
     ├── ServeNotRunningError    an API call needs a running instance
     └── AddressUnavailableError the proxy cannot bind its host:port
 
@@ -17,6 +18,7 @@ __all__ = [
     "AddressUnavailableError",
     "BackPressureError",
     "DeploymentStartError",
+    "DeploymentUnavailableError",
     "RayServeException",
     "RequestCancelledError",
     "ServeError",
@@ -67,9 +69,26 @@ class RequestCancelledError(RayServeException):
 
 
 class DeploymentStartError(RayServeException, RuntimeError):
-    """A deployment's replica could not start; nothing of its app stays deployed.
+    """A deploy failed: a replica's constructor, lifespan startup or first health
+    check raised three times in a row. The app stays, in status DEPLOY_FAILED.
 
     A RuntimeError too, as Ray's `serve.run` raises for a failed deploy."""
+
+
+class DeploymentUnavailableError(RayServeException):
+    """The deployment failed to deploy and has no running replica (Ray's name and
+    message); HTTP clients get 503."""
+
+    def __init__(self, deployment_id: object) -> None:
+        super().__init__(deployment_id)
+        self.deployment_id = deployment_id
+
+    @property
+    def message(self) -> str:
+        return f"{self.deployment_id} is unavailable because it failed to deploy."
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ServeNotRunningError(RayServeException):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import HTTPOptions, effective_keep_alive
+from .context import DeploymentID
 from .deployment import Application, Deployment
-from .exceptions import DeploymentStartError, RayServeException, ServeError
+from .exceptions import DeploymentStartError, DeploymentUnavailableError, RayServeException, ServeError
 from .handle import DeploymentHandle
+from .health import HealthMonitor
 from .ingress import ingress_spec
 from .loops import LoopThread
 from .proxy import Endpoint, Proxy
@@ -27,6 +31,11 @@ __all__ = ["DeployedApp", "DeployedDeployment", "ServeInstance"]
 logger = logging.getLogger("reference_impl")
 
 REPLICA_START_TIMEOUT_S = 60.0
+# Ray gives up on a deployment whose replica failed to start this many times in a row.
+START_ATTEMPTS = 3
+# Ray's default `rolling_update_percentage`: the share of a deployment's replicas that
+# a redeploy stops before their successors run.
+ROLLOUT_SHARE = 0.2
 DRAIN_POLL_S = 0.01
 
 
@@ -35,6 +44,17 @@ class DeployedDeployment:
     deployment: Deployment
     replicas: list[Replica]
     router: Router[Replica]
+    # Ray's `DeploymentStatus`, `DeploymentStatusTrigger` and message, by name.
+    status: str = "HEALTHY"
+    trigger: str = "CONFIG_UPDATE_COMPLETED"
+    message: str = ""
+    cause: str = ""  # why it failed to deploy, in one line
+
+    def fail(self, app_name: str, message: str, cause: str) -> None:
+        """Mark it DEPLOY_FAILED; with no replica left, calls fail at once (503)."""
+        self.status, self.trigger, self.message = "DEPLOY_FAILED", "REPLICA_STARTUP_FAILED", message
+        self.cause = cause
+        self.router.unavailable = DeploymentUnavailableError(DeploymentID(self.deployment.name, app_name))
 
 
 @dataclass
@@ -43,6 +63,13 @@ class DeployedApp:
     route_prefix: str | None
     ingress: str
     deployments: dict[str, DeployedDeployment] = field(default_factory=dict)
+    # Ray's `ApplicationStatus` and message, by name.
+    status: str = "RUNNING"
+    message: str = ""
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, dep in self.deployments.items() if dep.status == "DEPLOY_FAILED"]
 
     def stop(self, *, drain: bool = True) -> None:
         """Let the requests under way finish (as Ray: up to each deployment's
@@ -52,25 +79,35 @@ class DeployedApp:
         are still running reach this app's deployments until they finish.
         """
         if drain:
-            self._drain()
+            drain_replicas([(r, dep.deployment) for dep in self.deployments.values() for r in dep.replicas])
         for dep in self.deployments.values():
             dep.router.retire()
         for dep in reversed(list(self.deployments.values())):
             for replica in dep.replicas:
                 replica.stop()
 
-    def _drain(self) -> None:
-        started = time.monotonic()
-        waiting = {
-            replica: started + dep.deployment.options_.graceful_shutdown_timeout_s
-            for dep in self.deployments.values()
-            for replica in dep.replicas
-        }
-        while waiting:
-            now = time.monotonic()
-            waiting = {r: deadline for r, deadline in waiting.items() if r.ongoing > 0 and now < deadline}
-            if waiting:
-                time.sleep(DRAIN_POLL_S)
+
+def drain_replicas(replicas: list[tuple[Replica, Deployment]]) -> None:
+    """Wait until each replica has no request under way, for at most its
+    deployment's `graceful_shutdown_timeout_s`."""
+    started = time.monotonic()
+    waiting = {replica: started + dep.options_.graceful_shutdown_timeout_s for replica, dep in replicas}
+    while waiting:
+        now = time.monotonic()
+        waiting = {r: deadline for r, deadline in waiting.items() if r.ongoing > 0 and now < deadline}
+        if waiting:
+            time.sleep(DRAIN_POLL_S)
+
+
+def retire_replicas(dep: DeployedDeployment, replicas: list[Replica]) -> None:
+    """Route nothing more to `replicas`, let them finish their requests, stop them."""
+    for replica in replicas:
+        dep.router.remove(replica)
+        if replica in dep.replicas:
+            dep.replicas.remove(replica)
+    drain_replicas([(r, dep.deployment) for r in replicas])
+    for replica in replicas:
+        replica.stop()
 
 
 class ServeInstance:
@@ -84,6 +121,7 @@ class ServeInstance:
         self._routes: RouteTable[Endpoint] = RouteTable()
         self.apps: dict[str, DeployedApp] = {}
         self._proxy_loop = LoopThread("serve-proxy")
+        self._health = HealthMonitor(self._replace_unhealthy)
         try:
             self.server = HTTPServer(Proxy(self._routes, http_options), http_options, keep_alive, self._proxy_loop)
             self.server.start()
@@ -121,6 +159,8 @@ class ServeInstance:
                 new.stop(drain=False)
                 raise
             old = self.apps.get(name)
+            if new.failed:
+                raise self._failed_deploy(new, old)
             self.apps[name] = new
             if old is not None and old.route_prefix is not None and old.route_prefix != route_prefix:
                 self._routes.remove(old.route_prefix)
@@ -130,6 +170,71 @@ class ServeInstance:
         if old is not None:
             old.stop()
         return self.handle(name, new.ingress)
+
+    def _failed_deploy(self, new: DeployedApp, old: DeployedApp | None) -> DeploymentStartError:
+        """Keep the app as Ray does after a failed deploy, in status DEPLOY_FAILED.
+
+        A first deploy stays with what did start; its failed deployments answer 503.
+        A redeploy is dropped; the running version keeps serving from the replicas a
+        rolling update would not have stopped yet (none when it ran one replica).
+        """
+        failed = new.failed
+        summary = f"Failed to update the deployments {failed}."
+        causes = "\n".join(new.deployments[n].cause for n in failed)
+        error = DeploymentStartError(f"Deploying application {new.name} failed: {summary}\n{causes}")
+        kept = new
+        if old is not None:
+            new.stop(drain=False)
+            kept = old
+            for dep_name in failed:
+                dep = old.deployments.get(dep_name)
+                if dep is None:
+                    old.deployments[dep_name] = new.deployments[dep_name]
+                    continue
+                stopped = max(int(ROLLOUT_SHARE * len(dep.replicas)), 1)
+                retire_replicas(dep, dep.replicas[:stopped])
+                failure = new.deployments[dep_name]
+                dep.fail(old.name, _ROLLOUT_FAILURE + failure.message.partition("Error:\n")[2], failure.cause)
+        kept.status, kept.message = "DEPLOY_FAILED", summary
+        self.apps[kept.name] = kept
+        if kept.route_prefix is not None and old is None:
+            self._routes.set(kept.route_prefix, Endpoint(kept.name, kept.deployments[kept.ingress].router))
+        return error
+
+    def _replace_unhealthy(self, replica: Replica) -> None:
+        """As Ray's controller after failed health checks: the deployment (and its app)
+        is UNHEALTHY while the replica is stopped (its requests finish, its shutdown
+        hooks run) and a new one started in its place; requests that arrive meanwhile
+        wait for it."""
+        with self._lock:
+            app, dep = self._owner_of(replica)
+            if app is None or dep is None:
+                return  # deleted or redeployed meanwhile
+            dep.status, dep.trigger, dep.message = "UNHEALTHY", "HEALTH_CHECK_FAILED", _UNHEALTHY
+            app.status, app.message = "UNHEALTHY", f"The deployments {[dep.deployment.name]} are UNHEALTHY."
+        retire_replicas(dep, [replica])
+        try:
+            successor = _start_replica(replica.successor)
+        except DeploymentStartError:
+            logger.exception("Replica %s could not be replaced; its deployment stays UNHEALTHY", replica.id)
+            return
+        with self._lock:
+            if self.apps.get(app.name) is not app:
+                successor.stop()
+                return
+            dep.replicas.append(successor)
+            dep.router.add(successor)
+            self._health.watch(successor)
+            dep.status, dep.trigger, dep.message = "HEALTHY", "UNSPECIFIED", ""
+            if all(d.status == "HEALTHY" for d in app.deployments.values()):
+                app.status, app.message = "RUNNING", ""
+
+    def _owner_of(self, replica: Replica) -> tuple[DeployedApp | None, DeployedDeployment | None]:
+        app = self.apps.get(replica.app_name)
+        dep = None if app is None else app.deployments.get(replica.deployment.name)
+        if dep is None or replica not in dep.replicas:
+            return None, None
+        return app, dep
 
     def _prefix_owner(self, route_prefix: str | None) -> str | None:
         if route_prefix is None:
@@ -158,21 +263,19 @@ class ServeInstance:
             )
             dep = dep.options(name=f"{base}_{index}")
         opts = dep.options_
-        replicas = [
-            Replica(dep, app.name, i, args, kwargs, world_size=opts.num_replicas) for i in range(opts.num_replicas)
-        ]
-        router: Router[Replica] = Router(dep.name, replicas, opts.max_ongoing_requests, opts.max_queued_requests)
-        app.deployments[dep.name] = DeployedDeployment(dep, [], router)
-        for replica in replicas:
+        router: Router[Replica] = Router(dep.name, [], opts.max_ongoing_requests, opts.max_queued_requests)
+        deployed = app.deployments[dep.name] = DeployedDeployment(dep, [], router)
+        for index in range(opts.num_replicas):
+            make = functools.partial(Replica, dep, app.name, index, args, kwargs, world_size=opts.num_replicas)
             try:
-                replica.start(REPLICA_START_TIMEOUT_S)
-            except DeploymentStartError:
-                for other in replicas:
-                    if other is not replica:
-                        other.stop()
-                app.deployments.pop(dep.name)
-                raise
-            app.deployments[dep.name].replicas.append(replica)
+                replica = _start_replica(make)
+            except DeploymentStartError as err:
+                retire_replicas(deployed, list(deployed.replicas))
+                deployed.fail(app.name, _STARTUP_FAILURE + _traceback(err), str(err))
+                break
+            deployed.replicas.append(replica)
+            router.add(replica)
+            self._health.watch(replica)
         handle = self.handle_for(app.name, dep.name, router)
         seen[id(node)] = handle
         return handle
@@ -217,6 +320,7 @@ class ServeInstance:
                     self._routes.remove(app.route_prefix)
         for app in apps:
             app.stop()
+        self._health.stop()
         self.server.stop()
         self._proxy_loop.stop()
         self._join_worker_threads(timeout=2.0)
@@ -240,6 +344,41 @@ def _replace_applications(value: Any, replace: Callable[[Application], Any]) -> 
     if isinstance(value, dict):
         return {k: _replace_applications(v, replace) for k, v in value.items()}
     return value
+
+
+def _start_replica(make: Callable[[], Replica]) -> Replica:
+    """A started replica; as Ray, a failing start is tried `START_ATTEMPTS` times."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        replica = make()
+        try:
+            replica.start(REPLICA_START_TIMEOUT_S)
+        except DeploymentStartError:
+            if attempt == START_ATTEMPTS:
+                raise
+            continue
+        return replica
+    raise AssertionError("unreachable")
+
+
+_UNHEALTHY = (
+    "A replica's health check failed. This deployment will be UNHEALTHY until the replica "
+    "recovers or a new deploy happens."
+)
+# Ray 2.60's messages of a deployment that failed to deploy (`DeploymentStatus`).
+_STARTUP_FAILURE = (
+    f"The deployment failed to start {START_ATTEMPTS} times in a row. This may be due to a problem "
+    "with its constructor or initial health check failing. See controller logs for details. Error:\n"
+)
+_ROLLOUT_FAILURE = (
+    f"The deployment failed to start {START_ATTEMPTS} times in a row during a rolling update. This may be "
+    "due to a problem with its constructor, initial health check or health checks failing. The update "
+    "is stopped and replicas of the previous version keep running until a new deploy. See controller "
+    "logs for details. Error:\n"
+)
+
+
+def _traceback(err: DeploymentStartError) -> str:
+    return "".join(traceback.format_exception(err.__cause__ or err)).rstrip()
 
 
 def _check_one_ingress(app: Application, name: str) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .context import current_replica
+from .finalizers import finalize
 
 __all__ = ["MULTIPLEXED_MODEL_ID_HEADER", "model_id_of", "multiplexed"]
 
@@ -67,17 +68,7 @@ class _Multiplexer:
 
     async def _evict_oldest(self) -> None:
         _, model = self.models.popitem(last=False)
-        finalizer = getattr(model, "__del__", None)
-        if finalizer is None:
-            return
-        if inspect.iscoroutinefunction(finalizer):
-            await finalizer()
-        else:
-            await asyncio.get_running_loop().run_in_executor(None, finalizer)
-        try:  # Ray disarms the instance's __del__ after calling it
-            model.__del__ = lambda *_: None
-        except (AttributeError, TypeError):
-            pass
+        await finalize(model, sync_in_executor=True, disarm=False)
 
 
 def multiplexed(func: Callable[..., Any] | None = None, max_num_models_per_replica: int = 3) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 
 from .config import HTTPOptions
 from .context import new_request_id
+from .exceptions import DeploymentUnavailableError
 from .exchange import Exchange, Finished
 from .multiplexing import model_id_of
 from .replica import Replica, ReplicaCall
@@ -150,6 +151,8 @@ class Proxy:
                     await self._timed_out(flow, send)
         except BackPressureError as err:
             await _send_simple(send, 503, str(err).encode(), _TEXT, flow.ex.request_id)
+        except DeploymentUnavailableError as err:
+            await _send_simple(send, 503, err.message.encode(), _TEXT, flow.ex.request_id)
         finally:
             if not pump.done():
                 pump.cancel()
@@ -251,7 +254,7 @@ class Proxy:
         pump = asyncio.get_running_loop().create_task(self._pump(receive, flow))
         try:
             await self._relay(flow, match.target.router, scope, send)
-        except BackPressureError:
+        except (BackPressureError, DeploymentUnavailableError):
             await _deny_websocket(scope, send, 503, b"Service Unavailable")
         finally:
             if not pump.done():

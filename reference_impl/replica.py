@@ -14,10 +14,12 @@ import concurrent.futures
 import functools
 import inspect
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from uvicorn.config import Config
 from uvicorn.lifespan.on import LifespanOn
 
@@ -25,8 +27,9 @@ from .channel import Channel
 from .context import ReplicaContext, ReplicaID, RequestContext, current_replica, current_request
 from .deployment import Deployment
 from .encoding import to_response
-from .exceptions import DeploymentStartError, RayServeException
+from .exceptions import BackPressureError, DeploymentStartError, DeploymentUnavailableError, RayServeException
 from .exchange import Exchange, Finished
+from .finalizers import finalize
 from .ingress import build_asgi_app, current_instance, ingress_spec
 from .loops import LoopThread
 from .streaming import stream_items
@@ -103,6 +106,17 @@ def _takes_argument(fn: Callable[..., Any]) -> bool:
     return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
 
 
+class _Lifespan(LifespanOn):
+    """uvicorn's lifespan driver, keeping the app's startup error for the deploy's."""
+
+    failure = ""
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "lifespan.startup.failed":
+            self.failure = str(message.get("message", ""))
+        await super().send(message)
+
+
 _INTERNAL_ERROR: list[dict[str, Any]] = [
     {
         "type": "http.response.start",
@@ -131,6 +145,8 @@ class Replica:
         self.deployment = deployment
         self.app_name = app_name
         self.id = f"{app_name}#{deployment.name}#{index}"
+        self.index = index
+        self.stopped = False
         self.ongoing = 0
         self.context = ReplicaContext(
             replica_id=ReplicaID.new(deployment.name, app_name),
@@ -143,7 +159,7 @@ class Replica:
         self.loop = self._thread.loop
         self.instance: Any = None
         self.asgi_app: Any = None
-        self._lifespan: LifespanOn | None = None
+        self._lifespan: _Lifespan | None = None
         self._call_target: Callable[..., Any] | None = None
         self._call_takes_request = True
 
@@ -174,10 +190,34 @@ class Replica:
             spec = ingress_spec(target)
             if spec is not None:
                 self.asgi_app = await build_asgi_app(spec, self.instance)
+                if hasattr(self.asgi_app, "add_exception_handler"):
+                    # As Ray: an unavailable downstream is a 503, not the app's 500.
+                    for exc in _UNAVAILABLE:
+                        self.asgi_app.add_exception_handler(exc, lambda _, err: unavailable_response(err))
                 await self._lifespan_startup()
             self._call_target = getattr(self.instance, "__call__", None)  # noqa: B004 (the method itself, or None)
         if self._call_target is not None:
             self._call_takes_request = _takes_argument(self._call_target)
+        if self.has_health_check:  # Ray's initial health check: failing it fails the start
+            await asyncio.wait_for(self._check_health(), self.deployment.options_.health_check_timeout_s)
+
+    def successor(self) -> Replica:
+        """A new, unstarted replica in this one's place (same index and arguments)."""
+        args, kwargs = self._init
+        return Replica(self.deployment, self.app_name, self.index, args, kwargs, self.context.world_size)
+
+    @property
+    def has_health_check(self) -> bool:
+        return callable(getattr(self.instance, "check_health", None))
+
+    def submit_health_check(self) -> concurrent.futures.Future[None]:
+        return self._thread.submit(self._check_health())
+
+    async def _check_health(self) -> None:
+        current_replica.set(self.context)
+        result = self.instance.check_health()
+        if inspect.isawaitable(result):
+            await result
 
     async def reconfigure(self, user_config: Any) -> None:
         """Call the class's `reconfigure(user_config)` as Ray 2.60 does: when a
@@ -201,23 +241,33 @@ class Replica:
             await result
 
     async def _lifespan_startup(self) -> None:
-        lifespan = LifespanOn(Config(self.asgi_app, lifespan="auto", log_config=None))
+        lifespan = _Lifespan(Config(self.asgi_app, lifespan="auto", log_config=None))
         await lifespan.startup()
         if lifespan.startup_failed or lifespan.should_exit:
-            raise RuntimeError("the ASGI app's lifespan startup failed (see the log above)")
+            # The app's traceback is logged; its last line names the error.
+            lines = lifespan.failure.strip().splitlines()
+            raise RuntimeError(f"the ASGI app's lifespan startup failed: {lines[-1] if lines else 'see the log'}")
         self._lifespan = lifespan
 
-    async def _lifespan_shutdown(self) -> None:
+    async def _shutdown_hooks(self) -> None:
+        current_replica.set(self.context)
         if self._lifespan is not None:
             await self._lifespan.shutdown()
+        if self.instance is not None:
+            await finalize(self.instance)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Run the app's lifespan shutdown, cancel what still runs, join the thread."""
-        if self._lifespan is not None:
+    def stop(self, timeout: float | None = None) -> None:
+        """As Ray: the app's lifespan shutdown, then the object's `__del__` (awaited
+        when async), within `graceful_shutdown_timeout_s`; then cancel what still
+        runs and join the thread."""
+        self.stopped = True
+        if timeout is None:
+            timeout = self.deployment.options_.graceful_shutdown_timeout_s
+        if self._lifespan is not None or self.instance is not None:
             try:
-                self._thread.run(self._lifespan_shutdown(), timeout)
+                self._thread.run(self._shutdown_hooks(), timeout)
             except Exception:
-                logger.exception("Lifespan shutdown of %s failed", self.id)
+                logger.exception("Shutdown hooks of %s failed", self.id)
         self._thread.stop(timeout)
 
     # -- requests ------------------------------------------------------------------
@@ -343,6 +393,12 @@ class Replica:
                 await self.asgi_app(scope, receive, send)
             else:
                 await self._serve_callable(scope, receive, send)
+        except _UNAVAILABLE as err:
+            if started or websocket:
+                failed = True
+            else:
+                response: Any = unavailable_response(err)
+                await response(scope, receive, send)
         except Exception:
             logger.exception("Request %s to %s failed", ex.request_id, self.id)
             if started or websocket:
@@ -366,6 +422,19 @@ class Replica:
         if inspect.isawaitable(result):
             result = await result
         await to_response(result)(scope, receive, send)
+
+
+_UNAVAILABLE = (BackPressureError, DeploymentUnavailableError)
+
+
+def unavailable_response(err: Exception) -> Response:
+    """What Ray answers when a handler's downstream call raised `BackPressureError`
+    (its status, 503 by default, and `Retry-After`) or `DeploymentUnavailableError`."""
+    if isinstance(err, BackPressureError):
+        headers = None if err.retry_after_s is None else {"retry-after": str(max(0, math.ceil(err.retry_after_s)))}
+        return Response(err.message, status_code=err.status_code, headers=headers)
+    assert isinstance(err, DeploymentUnavailableError)
+    return Response(err.message, status_code=503)
 
 
 def _has_parameter(fn: Callable[..., Any], name: str) -> bool:

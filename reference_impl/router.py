@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from typing import Any, Generic, Protocol, TypeVar
 
-from .exceptions import BackPressureError, ServeError
+from .exceptions import BackPressureError, DeploymentUnavailableError, ServeError
 
 __all__ = ["BackPressureError", "Router", "Slot"]
 
@@ -29,6 +29,10 @@ class Router(Generic[S]):
     def __init__(self, name: str, replicas: list[S], max_ongoing: int, max_queued: int) -> None:
         self.name = name
         self._replicas = replicas
+        # Set when the deployment failed to deploy: with no replica left, callers get
+        # this error at once instead of waiting (as Ray's router).
+        self.unavailable: DeploymentUnavailableError | None = None
+        self._removed: set[int] = set()  # ids of replicas no longer routed to
         self._max_ongoing = max_ongoing
         self._max_queued = max_queued
         self._lock = threading.Lock()
@@ -51,9 +55,35 @@ class Router(Generic[S]):
                     return replica
         return best
 
+    @property
+    def replicas(self) -> list[S]:
+        return list(self._replicas)
+
+    def add(self, replica: S) -> None:
+        """Route to `replica` too; a waiting request may take it at once."""
+        with self._lock:
+            self._replicas.append(replica)
+            self._removed.discard(id(replica))
+            # Held while handed to waiters below, so nobody else takes them meanwhile.
+            replica.ongoing += self._max_ongoing
+        for _ in range(self._max_ongoing):
+            self.release(replica)
+
+    def remove(self, replica: S) -> None:
+        """Route no new request to `replica`; those it runs finish there."""
+        with self._lock:
+            if replica in self._replicas:
+                self._replicas.remove(replica)
+                self._removed.add(id(replica))
+
+    def _check_available(self) -> None:
+        if self.unavailable is not None and not self._replicas:
+            raise self.unavailable
+
     def try_assign(self, model_id: str = "") -> S | None:
         """A replica with a free slot, taken now, or None (without queueing)."""
         with self._lock:
+            self._check_available()
             if self._waiters:
                 return None
             replica = self._free_replica(model_id)
@@ -65,6 +95,7 @@ class Router(Generic[S]):
         """Take a slot, waiting in line if needed; cancelling the wait leaves the line."""
         loop = asyncio.get_running_loop()
         with self._lock:
+            self._check_available()
             replica = None if self._waiters else self._free_replica(model_id)
             if replica is not None:
                 replica.ongoing += 1
@@ -89,7 +120,7 @@ class Router(Generic[S]):
     def release(self, replica: S) -> None:
         """Give the slot back: straight to the first waiter, else to the pool."""
         with self._lock:
-            if not self._waiters:
+            if not self._waiters or (self._removed and id(replica) in self._removed):
                 replica.ongoing -= 1
                 return
             loop, waiter = self._waiters.popleft()

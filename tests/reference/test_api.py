@@ -10,7 +10,7 @@ import pytest
 
 from reference_impl import serve
 from reference_impl.api import current_instance
-from reference_impl.exceptions import DeploymentStartError, ServeError
+from reference_impl.exceptions import DeploymentStartError, DeploymentUnavailableError, ServeError
 from reference_impl.instance import ServeInstance
 
 RESULT_TIMEOUT_S = 5.0
@@ -29,7 +29,10 @@ class Value:
 
 @serve.deployment
 class Failing:
+    attempts = 0
+
     def __init__(self, down: Any = None) -> None:
+        type(self).attempts += 1
         raise ValueError("constructor boom")
 
 
@@ -96,19 +99,48 @@ def test_two_apps_on_one_prefix_is_an_error(http: httpx.Client) -> None:
 
 
 def test_failing_constructor_raises_deployment_start_error(http: httpx.Client) -> None:
-    """A raising constructor gives DeploymentStartError naming the deployment and cause."""
+    """As Ray: a constructor that raises is tried three times, then serve.run raises
+    Ray's RuntimeError naming the app and the deployment (here with the cause too); the
+    app stays DEPLOY_FAILED and its route answers 503."""
+    Failing.func_or_class.attempts = 0  # type: ignore[attr-defined]
     with pytest.raises(DeploymentStartError) as info:
         serve.run(Failing.bind(), name="f", route_prefix="/f")
-    assert str(info.value) == ("Deployment 'Failing' failed to start its replica: ValueError: constructor boom")
-    assert http.get("/f").status_code == 404
+    assert isinstance(info.value, RuntimeError)
+    first, _, cause = str(info.value).partition("\n")
+    assert first == "Deploying application f failed: Failed to update the deployments ['Failing']."
+    assert cause == "Deployment 'Failing' failed to start its replica: ValueError: constructor boom"
+    assert Failing.func_or_class.attempts == 3  # type: ignore[attr-defined]
+    response = http.get("/f")
+    assert (response.status_code, response.text) == (
+        503,
+        "Deployment(name='Failing', app='f') is unavailable because it failed to deploy.",
+    )
+    app = serve.status().applications["f"]
+    assert (app.status, app.message) == ("DEPLOY_FAILED", "Failed to update the deployments ['Failing'].")
+    failing = app.deployments["Failing"]
+    assert (failing.status, failing.status_trigger, failing.replica_states) == (
+        "DEPLOY_FAILED",
+        "REPLICA_STARTUP_FAILED",
+        {},
+    )
+    assert failing.message.startswith("The deployment failed to start 3 times in a row.")
+    assert "ValueError: constructor boom" in failing.message
 
 
-def test_failing_ingress_leaves_nothing_of_its_app(http: httpx.Client) -> None:
-    """When the ingress fails after its dependency started, the whole app is gone."""
+def test_failing_ingress_keeps_what_started_until_deleted(http: httpx.Client) -> None:
+    """When the ingress fails after its dependency started, the dependency stays up
+    (HEALTHY, as Ray deploys both) in the DEPLOY_FAILED app; handle calls to the
+    failed ingress raise DeploymentUnavailableError; serve.delete stops everything."""
     with pytest.raises(DeploymentStartError, match="'Failing'"):
         serve.run(Failing.options(num_replicas=2).bind(Value.bind("down")), name="f", route_prefix="/f")
-    assert http.get("/f").status_code == 404
-    assert serve.status().applications == {}
+    assert http.get("/f").status_code == 503
+    deployments = serve.status().applications["f"].deployments
+    assert {name: d.status for name, d in deployments.items()} == {"Value": "HEALTHY", "Failing": "DEPLOY_FAILED"}
+    assert serve.get_deployment_handle("Value", "f").remote().result(timeout_s=10) == "down"
+    with pytest.raises(DeploymentUnavailableError):
+        serve.get_app_handle("f").remote().result(timeout_s=10)
+    assert _replica_threads() == ["serve-replica:f#Value#0"]
+    serve.delete("f")
     assert _replica_threads() == []
     with pytest.raises(ServeError, match="does not exist"):
         serve.get_app_handle("f")
@@ -206,12 +238,11 @@ def test_deployment_options_are_validated(
 
 
 def test_ray_only_options_are_accepted() -> None:
-    """Options with no single-process meaning (ray_actor_options, ...) are accepted."""
+    """Options with no single-process meaning (ray_actor_options, ...) are accepted and
+    kept apart; the health-check options are real ones."""
     deployment = Value.options(ray_actor_options={"num_cpus": 0}, health_check_period_s=1)
-    assert deployment.options_.ignored == {
-        "ray_actor_options": {"num_cpus": 0},
-        "health_check_period_s": 1,
-    }
+    assert deployment.options_.ignored == {"ray_actor_options": {"num_cpus": 0}}
+    assert deployment.options_.health_check_period_s == 1
 
 
 @pytest.mark.parametrize(

@@ -197,10 +197,11 @@ def test_failing_lifespan_startup_fails_the_deploy(http: httpx.Client) -> None:
     class BrokenLifespan:
         pass
 
-    with pytest.raises(DeploymentStartError, match="BrokenLifespan"):
+    with pytest.raises(DeploymentStartError, match="BrokenLifespan") as failure:
         serve.run(BrokenLifespan.bind(), name="broken", route_prefix="/broken")
-    assert http.get("/broken").status_code == 404
-    assert "broken" not in serve.status().applications
+    assert "RuntimeError: no database" in str(failure.value)
+    assert http.get("/broken").status_code == 503
+    assert serve.status().applications["broken"].status == "DEPLOY_FAILED"
 
 
 def test_http_options_root_path_mounts_the_apps() -> None:

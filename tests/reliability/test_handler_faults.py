@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from reference_impl import serve
-from reference_impl.api import current_instance
 from reference_impl.exceptions import DeploymentStartError
 from reference_impl.instance import ServeInstance
 
@@ -274,7 +273,7 @@ class SecondReplicaFails:
     def __init__(self) -> None:
         with self.lock:
             type(self).made += 1
-            if type(self).made == 2:
+            if type(self).made >= 2:  # replica 2 fails, also when tried again
                 raise Broken("replica 2 cannot load its model")
 
     def __call__(self) -> str:
@@ -322,33 +321,44 @@ class LifespanFails:
     ],
     ids=["constructor", "second-of-three-replicas", "ingress-after-its-downstream", "lifespan"],
 )
-def test_failing_constructor_gives_clear_error_and_no_half_app(
+def test_failing_deploy_gives_clear_error_and_leaves_nothing_after_delete(
     instance: ServeInstance, app: Any, deployment: str, cause: str
 ) -> None:
-    """serve.run raises DeploymentStartError naming the deployment and the cause; the app
-    is not in serve.status(), its route answers 404, every replica thread it started
-    (also of deployments that did start) is gone, and the other apps keep serving."""
+    """serve.run raises DeploymentStartError naming the app, the deployment and the
+    cause; as Ray, the app stays in serve.status() as DEPLOY_FAILED and its route
+    answers 503 while the other apps keep serving; once deleted, every replica thread
+    it started (also of deployments that did start) is gone."""
     SecondReplicaFails.func_or_class.made = 0  # type: ignore[attr-defined]
     serve.run(ok.bind(), name="ok", route_prefix="/ok")
     baseline = Usage.now()
     with pytest.raises(DeploymentStartError) as failure:
         serve.run(app, name="broken", route_prefix="/broken")
     message = str(failure.value)
-    assert f"Deployment {deployment!r} failed to start" in message and cause in message, message
-    assert "broken" not in serve.status().applications
+    assert f"Failed to update the deployments ['{deployment}']" in message and cause in message, message
+    assert serve.status().applications["broken"].status == "DEPLOY_FAILED"
     with httpx.Client(base_url=instance.url, timeout=REPLY_S) as client:
-        assert client.get("/broken").status_code == 404
+        assert client.get("/broken").status_code == 503
         assert client.get("/ok").text == "ok"
+    serve.delete("broken")
     ok_, usage = eventually(Usage.now, lambda u: u == baseline, 2.0)
     assert ok_, usage.diff(baseline)
 
 
-def test_failed_redeploy_keeps_the_running_version(instance: ServeInstance) -> None:
-    """Redeploying a running app with a constructor that raises fails with
-    DeploymentStartError; the running version keeps answering at the same route."""
-    serve.run(Constructs.bind(False), name="app", route_prefix="/app")
+@pytest.mark.parametrize(("replicas", "still_serving"), [(1, False), (5, True)])
+def test_failed_redeploy_stops_one_rollout_batch_of_the_running_version(
+    instance: ServeInstance, replicas: int, still_serving: bool
+) -> None:
+    """Redeploying with a constructor that raises fails with DeploymentStartError and
+    leaves the app DEPLOY_FAILED. As in Ray's rolling update, max(1, 20 %) of the
+    running version's replicas were already stopped: with one replica the route
+    answers 503, with five the other four keep answering."""
+    serve.run(Constructs.options(num_replicas=replicas).bind(False), name="app", route_prefix="/app")
     with pytest.raises(DeploymentStartError, match="Constructs"):
-        serve.run(Constructs.bind(True), name="app", route_prefix="/app")
+        serve.run(Constructs.options(num_replicas=replicas).bind(True), name="app", route_prefix="/app")
     with httpx.Client(base_url=instance.url, timeout=REPLY_S) as client:
-        assert client.get("/app").text == "constructed"
-    assert current_instance() is not None and serve.status().applications["app"].status == "RUNNING"
+        response = client.get("/app")
+    assert (response.status_code, response.text == "constructed") == ((200, True) if still_serving else (503, False))
+    status = serve.status().applications["app"]
+    assert status.status == "DEPLOY_FAILED"
+    assert status.deployments["Constructs"].replica_states == ({"RUNNING": replicas - 1} if still_serving else {})
+    assert "during a rolling update" in status.deployments["Constructs"].message

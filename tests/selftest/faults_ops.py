@@ -75,3 +75,11 @@ def _(mp):
     from reference_impl import routes
 
     mp.setattr(routes.RouteTable, "populated", property(lambda self: True, lambda self, value: None), raising=False)
+
+
+@fault("bp-downstream-is-500", "BP-3")
+def _(mp):
+    """A downstream BackPressureError reaches the client as the handler's 500."""
+    from reference_impl import replica
+
+    mp.setattr(replica, "_UNAVAILABLE", ())
