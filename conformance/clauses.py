@@ -413,6 +413,11 @@ _CLAUSES = (
         DOCUMENTED,
         "A handler whose downstream handle call fails with `BackPressureError` (not caught) answers its HTTP client 503 with the error's message, not 500, in a plain deployment and in a FastAPI ingress alike.",
     ),
+    Clause(
+        "BP-4",
+        DOCUMENTED,
+        "A deployment's `backpressure_config` (`status_code` 503 or 429, `retry_after_s`) sets the status of the requests BP-1 rejects and adds `Retry-After` in whole seconds, rounded up; without it no `Retry-After` is sent.",
+    ),
     # --- HLT ---
     Clause(
         "HLT-1",

@@ -19,11 +19,13 @@ __all__ = [
     "DEFAULT_KEEP_ALIVE_TIMEOUT_S",
     "KEEP_ALIVE_ENV_VAR",
     "ApplicationConfig",
+    "BackpressureConfig",
     "ConfigError",
     "HTTPOptions",
     "ServeConfig",
     "effective_keep_alive",
     "load_config",
+    "parse_backpressure_config",
     "parse_http_options",
     "validate_route_prefix",
 ]
@@ -167,6 +169,30 @@ def parse_http_options(options: HTTPOptions | Mapping[str, Any] | None) -> HTTPO
         return HTTPOptions(**options)
     except ValidationError as err:
         raise ConfigError(_describe(err, "http_options", HTTPOptions)) from None
+
+
+class BackpressureConfig(BaseModel):
+    """The HTTP answer to a request over `max_queued_requests` (Ray 2.60's deployment
+    option `backpressure_config`): 503 or 429, with `Retry-After` when set."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
+
+    status_code: Literal[503, 429] = 503
+    retry_after_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+def parse_backpressure_config(config: BackpressureConfig | Mapping[str, Any] | None) -> BackpressureConfig:
+    """Validate a deployment's `backpressure_config` given as a dict or a `BackpressureConfig`."""
+    if config is None:
+        return BackpressureConfig()
+    if isinstance(config, BackpressureConfig):
+        return config
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"backpressure_config must be a dict or BackpressureConfig, got {type(config).__name__}")
+    try:
+        return BackpressureConfig(**config)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, "backpressure_config", BackpressureConfig)) from None
 
 
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeConfig:

@@ -40,6 +40,8 @@ class DeploymentOptions:
     # How often a class's `check_health` is called, and how long one call may take.
     health_check_period_s: float = 10.0
     health_check_timeout_s: float = 30.0
+    # The HTTP status (503 or 429) and Retry-After of a request over max_queued_requests.
+    backpressure_config: Any = None
     ignored: dict[str, Any] = field(default_factory=dict)
 
 
@@ -53,6 +55,7 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
         "graceful_shutdown_timeout_s",
         "health_check_period_s",
         "health_check_timeout_s",
+        "backpressure_config",
     }
     unknown = sorted(set(kwargs) - known - _ACCEPTED_RAY_OPTIONS)
     if unknown:
@@ -61,6 +64,10 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
         # Ray's check and form: a dict or LoggingConfig, stored as the complete dict.
         kwargs["logging_config"] = deployment_logging_config(kwargs["logging_config"])
     _autoscaling_start(kwargs)
+    if "backpressure_config" in kwargs:
+        from .config import parse_backpressure_config
+
+        kwargs["backpressure_config"] = parse_backpressure_config(kwargs["backpressure_config"])
     if "name" in kwargs and (not isinstance(kwargs["name"], str) or not kwargs["name"]):
         raise ValueError(f"Invalid deployment name {kwargs['name']!r}: must be a non-empty string.")
     for key, low in (("num_replicas", 1), ("max_ongoing_requests", 1), ("max_queued_requests", -1)):

@@ -14,6 +14,8 @@ catches them runs unchanged.
 
 from __future__ import annotations
 
+import math
+
 __all__ = [
     "AddressUnavailableError",
     "BackPressureError",
@@ -23,6 +25,7 @@ __all__ = [
     "RequestCancelledError",
     "ServeError",
     "ServeNotRunningError",
+    "retry_after",
 ]
 
 
@@ -53,6 +56,11 @@ class BackPressureError(RayServeException):
 
     def __str__(self) -> str:
         return self.message
+
+
+def retry_after(seconds: float) -> str:
+    """A `Retry-After` value as Ray writes it: whole seconds, rounded up, never negative."""
+    return str(max(0, math.ceil(seconds)))
 
 
 class RequestCancelledError(RayServeException):

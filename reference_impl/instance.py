@@ -263,7 +263,9 @@ class ServeInstance:
             )
             dep = dep.options(name=f"{base}_{index}")
         opts = dep.options_
-        router: Router[Replica] = Router(dep.name, [], opts.max_ongoing_requests, opts.max_queued_requests)
+        bp = opts.backpressure_config
+        rejection = (503, None) if bp is None else (bp.status_code, bp.retry_after_s)
+        router: Router[Replica] = Router(dep.name, [], opts.max_ongoing_requests, opts.max_queued_requests, rejection)
         deployed = app.deployments[dep.name] = DeployedDeployment(dep, [], router)
         for index in range(opts.num_replicas):
             make = functools.partial(Replica, dep, app.name, index, args, kwargs, world_size=opts.num_replicas)

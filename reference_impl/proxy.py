@@ -21,7 +21,7 @@ from typing import Any
 
 from .config import HTTPOptions
 from .context import new_request_id
-from .exceptions import DeploymentUnavailableError
+from .exceptions import DeploymentUnavailableError, retry_after
 from .exchange import Exchange, Finished
 from .multiplexing import model_id_of
 from .replica import Replica, ReplicaCall
@@ -78,10 +78,14 @@ class _Flow:
         self.ex.outbox.put(reason)
 
 
-async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes, request_id: str = "") -> None:
+async def _send_simple(
+    send: Any, status: int, body: bytes, content_type: bytes, request_id: str = "", retry_after_s: float | None = None
+) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     if request_id:
         headers.append((b"x-request-id", request_id.encode("latin-1")))
+    if retry_after_s is not None:
+        headers.append((b"retry-after", retry_after(retry_after_s).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -150,7 +154,7 @@ class Proxy:
                 except asyncio.TimeoutError:
                     await self._timed_out(flow, send)
         except BackPressureError as err:
-            await _send_simple(send, 503, str(err).encode(), _TEXT, flow.ex.request_id)
+            await _send_simple(send, err.status_code, str(err).encode(), _TEXT, flow.ex.request_id, err.retry_after_s)
         except DeploymentUnavailableError as err:
             await _send_simple(send, 503, err.message.encode(), _TEXT, flow.ex.request_id)
         finally:

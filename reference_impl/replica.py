@@ -14,7 +14,6 @@ import concurrent.futures
 import functools
 import inspect
 import logging
-import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -27,7 +26,13 @@ from .channel import Channel
 from .context import ReplicaContext, ReplicaID, RequestContext, current_replica, current_request
 from .deployment import Deployment
 from .encoding import to_response
-from .exceptions import BackPressureError, DeploymentStartError, DeploymentUnavailableError, RayServeException
+from .exceptions import (
+    BackPressureError,
+    DeploymentStartError,
+    DeploymentUnavailableError,
+    RayServeException,
+    retry_after,
+)
 from .exchange import Exchange, Finished
 from .finalizers import finalize
 from .ingress import build_asgi_app, current_instance, ingress_spec
@@ -431,7 +436,7 @@ def unavailable_response(err: Exception) -> Response:
     """What Ray answers when a handler's downstream call raised `BackPressureError`
     (its status, 503 by default, and `Retry-After`) or `DeploymentUnavailableError`."""
     if isinstance(err, BackPressureError):
-        headers = None if err.retry_after_s is None else {"retry-after": str(max(0, math.ceil(err.retry_after_s)))}
+        headers = None if err.retry_after_s is None else {"retry-after": retry_after(err.retry_after_s)}
         return Response(err.message, status_code=err.status_code, headers=headers)
     assert isinstance(err, DeploymentUnavailableError)
     return Response(err.message, status_code=503)

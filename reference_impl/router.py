@@ -26,8 +26,17 @@ S = TypeVar("S", bound=Slot)
 
 
 class Router(Generic[S]):
-    def __init__(self, name: str, replicas: list[S], max_ongoing: int, max_queued: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        replicas: list[S],
+        max_ongoing: int,
+        max_queued: int,
+        rejection: tuple[int, float | None] = (503, None),
+    ) -> None:
         self.name = name
+        # The HTTP status and Retry-After seconds a BackPressureError carries.
+        self._rejection = rejection
         self._replicas = replicas
         # Set when the deployment failed to deploy: with no replica left, callers get
         # this error at once instead of waiting (as Ray's router).
@@ -101,7 +110,7 @@ class Router(Generic[S]):
                 replica.ongoing += 1
                 return replica
             if 0 <= self._max_queued <= len(self._waiters):
-                raise BackPressureError(len(self._waiters), self._max_queued)
+                raise BackPressureError(len(self._waiters), self._max_queued, *self._rejection)
             waiter: asyncio.Future[S] = loop.create_future()
             entry = (loop, waiter)
             self._waiters.append(entry)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -206,3 +207,28 @@ def test_lifecycle_options_are_checked(option: str, value: Any, message: str) ->
     with pytest.raises(ValueError) as raised:
         serve.deployment(**{option: value})(type("D", (), {"__call__": lambda self: None}))
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"status_code": 500}, "status_code: Input should be 503 or 429"),
+        ({"retry_after_s": -1}, "retry_after_s: Input should be greater than or equal to 0"),
+        ({"retry_after": 5}, "retry_after: unknown field (value 5); allowed fields: retry_after_s, status_code"),
+        ("429", "backpressure_config must be a dict or BackpressureConfig, got str"),
+    ],
+)
+def test_backpressure_config_is_checked(config: Any, message: str) -> None:
+    """Bad `backpressure_config` values are refused when the deployment is declared,
+    naming the field (Ray refuses the same ones)."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        serve.deployment(backpressure_config=config)(type("D", (), {"__call__": lambda self: None}))
+
+
+def test_backpressure_config_class_is_rays_name() -> None:
+    from ray.serve.config import BackpressureConfig  # the alias of the reference's config
+
+    deployment = serve.deployment(backpressure_config=BackpressureConfig(status_code=429, retry_after_s=1))(
+        type("D", (), {"__call__": lambda self: None})
+    )
+    assert deployment.options_.backpressure_config == BackpressureConfig(status_code=429, retry_after_s=1)

@@ -83,3 +83,16 @@ def _(mp):
     from reference_impl import replica
 
     mp.setattr(replica, "_UNAVAILABLE", ())
+
+
+@fault("bp-config-ignored", "BP-4")
+def _(mp):
+    """`backpressure_config` is accepted but every rejection is a 503 without Retry-After."""
+    from reference_impl import router
+
+    original = router.Router.__init__
+
+    def init(self, name, replicas, max_ongoing, max_queued, rejection=(503, None)):
+        original(self, name, replicas, max_ongoing, max_queued)
+
+    mp.setattr(router.Router, "__init__", init)
