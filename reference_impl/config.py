@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE_TIMEOUT_S",
+    "DEFAULT_MAX_REQUEST_HEADER_BYTES",
+    "DEFAULT_REQUEST_HEADER_TIMEOUT_S",
     "KEEP_ALIVE_ENV_VAR",
     "ApplicationConfig",
     "ConfigError",
@@ -31,6 +33,9 @@ __all__ = [
 # The guide's figure; Ray 2.60 itself defaults to 90 s (see docs/reference-impl.md).
 DEFAULT_KEEP_ALIVE_TIMEOUT_S = 5
 KEEP_ALIVE_ENV_VAR = "RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S"
+# Production servers cap a request's head at 8-64 KiB and give it about a minute.
+DEFAULT_MAX_REQUEST_HEADER_BYTES = 64 * 1024
+DEFAULT_REQUEST_HEADER_TIMEOUT_S = 30.0
 # Ray's values for `http_options.location` and `proxy_location`; one process has one
 # proxy whatever they say, so they are checked and otherwise ignored.
 Location = Literal["HeadOnly", "EveryNode", "NoServer", "Disabled"]
@@ -58,6 +63,19 @@ class HTTPOptions(BaseModel):
     )
     max_request_body_bytes: int | None = Field(
         None, gt=0, description="Larger request bodies are rejected with 413 (None: no limit)."
+    )
+    max_request_header_bytes: int | None = Field(
+        DEFAULT_MAX_REQUEST_HEADER_BYTES,
+        ge=1024,
+        description="Largest request head (request line and headers) read; a larger one gets 431 "
+        "and its connection closes, having read no more than this (None: no limit, as in Ray).",
+    )
+    request_header_timeout_s: float | None = Field(
+        DEFAULT_REQUEST_HEADER_TIMEOUT_S,
+        gt=0,
+        description="Seconds a client has to send a request's head, from the connection's opening "
+        "(first request) or the request's first byte (later ones); then the connection closes "
+        "(None: no bound, as in Ray).",
     )
     # Accepted for compatibility with Ray configs; a single process has one proxy.
     location: Location | None = None
