@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = [
@@ -100,7 +99,7 @@ class HTTPOptions(BaseModel):
 class ApplicationConfig(BaseModel):
     """One entry of a config file's `applications` list."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     name: str = "default"
     route_prefix: str | None = "/"
@@ -125,7 +124,7 @@ class ApplicationConfig(BaseModel):
 class ServeConfig(BaseModel):
     """A Serve config file: the subset of Ray's schema this implementation honours."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     proxy_location: Location | None = None
     http_options: HTTPOptions = Field(default_factory=HTTPOptions)
@@ -193,6 +192,8 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeConf
         data: Any = dict(source)
         what = "Serve config"
     else:
+        import yaml  # only config files need it
+
         path = Path(source)
         what = f"Serve config file {str(path)!r}"
         try:
