@@ -8,8 +8,9 @@ header is buffered whole, and a client that stops halfway holds its connection f
   arrive and feeds the parser no further than `max_bytes`: past them the client gets
   431 and the connection closes, so no more than `max_bytes` of a head is ever held;
 - closes the connection when a head is not complete within `timeout_s`: counted from
-  the connection's opening for its first request, from a request's first byte for the
-  later ones on a keep-alive connection (the idle time before it is keep-alive's).
+  the connection's opening for its first request, from the read that brought a later
+  request's first bytes on a keep-alive connection (the idle time before it is
+  keep-alive's).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._tail = b""  # the head's last 3 bytes, to find a blank line split across reads
         self._body_left: int | None = None  # the body's bytes still to come, when known
+        self._head_open = False  # between a request's first byte and its headers' end
         self._head_timer: asyncio.TimerHandle | None = None
         self._discarding = False
         self._refusal: int | None = None  # a 431 waiting for earlier responses to go out
@@ -71,6 +73,13 @@ class HeadLimitedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._discarding:
             return
+        self._feed(data)
+        # NOTE: armed here, not when the head begins, so a head that arrives in one read
+        # (most do) costs no timer; the bound then counts from the end of its first read.
+        if self._head_open and self._head_timer is None and not self.transport.is_closing():
+            self._start_head_timer()
+
+    def _feed(self, data: bytes) -> None:
         limit = self.limits.max_bytes
         if limit is None:
             super().data_received(data)
@@ -110,10 +119,10 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._head_timer is None:
-            self._start_head_timer()
+        self._head_open = True
 
     def on_headers_complete(self) -> None:
+        self._head_open = False
         self._in_head = False
         self._tail = b""
         self._body_left = _body_length(self.headers)
