@@ -23,6 +23,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 __all__ = ["HeadLimits", "head_limited_protocol"]
 
+_UNREAD = -1  # `_body_left` before the headers were read for it
+
 #: After a 431, how long the rest of the client's head is read and dropped, so that the
 #: client, still sending, reads the answer instead of a reset.
 DISCARD_S = 2.0
@@ -55,7 +57,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._tail = b""  # the head's last 3 bytes, to find a blank line split across reads
         self._body_left: int | None = None  # the body's bytes still to come, when known
-        self._head_open = False  # between a request's first byte and its headers' end
+        self._head_open = False  # bytes of a head arrived and its headers did not end yet
         self._head_timer: asyncio.TimerHandle | None = None
         self._discarding = False
         self._refusal: int | None = None  # a 431 waiting for earlier responses to go out
@@ -73,6 +75,8 @@ class HeadLimitedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._discarding:
             return
+        if self._in_head:
+            self._head_open = True  # bytes of a head: its headers end it
         self._feed(data)
         # NOTE: armed here, not when the head begins, so a head that arrives in one read
         # (most do) costs no timer; the bound then counts from the end of its first read.
@@ -83,6 +87,14 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         limit = self.limits.max_bytes
         if limit is None:
             super().data_received(data)
+            return
+        if (
+            self._in_head
+            and not self._tail
+            and len(data) <= limit - self._head_bytes
+            and data.find(b"\r\n\r\n") == len(data) - 4
+        ):
+            super().data_received(data)  # the common read: one whole head, nothing after it
             return
         # The parser is fed one phase at a time, so every byte of a head is counted: a
         # head up to its blank line (and no further than `limit`), then a body of known
@@ -102,6 +114,10 @@ class HeadLimitedProtocol(HttpToolsProtocol):
                 piece = window if end < 0 else window[: end + 4 - len(self._tail)]
                 self._head_bytes += len(piece)
                 self._tail = (self._tail + piece)[-3:]
+                self._head_open = True
+            elif self._body_left == _UNREAD:
+                self._body_left = _body_length(self.headers)
+                continue
             elif self._body_left is not None:
                 piece = data[: self._body_left]
                 self._body_left -= len(piece)
@@ -117,15 +133,11 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     # -- parser callbacks ------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_open = True
-
     def on_headers_complete(self) -> None:
         self._head_open = False
         self._in_head = False
         self._tail = b""
-        self._body_left = _body_length(self.headers)
+        self._body_left = _UNREAD  # read from the headers if a body follows
         self._stop_head_timer()
         super().on_headers_complete()
 
