@@ -6,7 +6,8 @@ Each system runs as its own server process on a free 127.0.0.1 port (`systems.py
 the load generator (wrk) measures only the server. One module per measurement
 (`startup`, `latency`, `throughput`, `cancel`, `stream`, `memory`, `suite`); `report.py`
 prints the table with ratios against the targets and writes JSON; `profile.py`
-(`python -m bench.profile`) samples the reference under load with py-spy. Results are
+(`python -m bench.profile`) samples the reference under load with py-spy;
+`python -m bench.headers` measures the request-head limits. Results are
 figures for `docs/performance.md`, not timed tests: nothing here is collected by pytest.
 """
 

@@ -22,7 +22,7 @@ class Plan:
     stream_interval_s: float
     memory_requests: int
     memory_requests_ray: int  # Ray serves a few hundred per second
-    startup_runs: int  # extra start-up-only launches of the reference
+    startup_runs: int  # start-up-only launches of the reference and of bare Starlette, in turn
     startup_runs_ray: int  # extra ones of Ray (its main launch gives one more sample)
     suite: bool  # run the conformance suite (serially and with xdist)
     fixture_tests: int  # tests that only deploy with serve_app, reference

@@ -196,11 +196,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         for group in filter(None, groups):
             measured, first_starts = _measure_group(group, plan, workdir)
             results["systems"].update(measured)
-            for system in group:
-                extra = {"reference": plan.startup_runs, "ray": plan.startup_runs_ray}.get(system.name, 0)
-                earlier = [first_starts[system.name]] if system.name in first_starts else []
-                print(f"bench: {system.label}: start-up", flush=True)
-                _step(results["startup"], system.name, startup.measure, system, extra, workdir, earlier)
+            if any(s.name == "ray" for s in group):
+                for system in group:
+                    earlier = [first_starts[system.name]] if system.name in first_starts else []
+                    print(f"bench: {system.label}: start-up", flush=True)
+                    _step(
+                        results["startup"],
+                        system.name,
+                        startup.measure,
+                        system,
+                        plan.startup_runs_ray,
+                        workdir,
+                        earlier,
+                    )
+            else:  # bare first: the reference's ratios are to it
+                print("bench: start-up, " + " and ".join(s.label for s in group) + " in turn", flush=True)
+                in_turn: dict[str, Any] = {}
+                ordered = sorted(group, key=lambda s: s.name != "starlette")
+                _step(in_turn, "startup", startup.measure_in_turn, ordered, plan.startup_runs, workdir)
+                results["startup"].update(in_turn["startup"] if "error" not in in_turn["startup"] else in_turn)
         print("bench: pytest-serve", flush=True)
         _step(results["suite"], "fixture", lambda: {"reference": suite.fixture_overhead(plan.fixture_tests)})
         if ray_python and plan.fixture_tests_ray:

@@ -149,7 +149,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], log: Path, timeout: float) -> dic
                 return dict(json.loads(line[len(_READY) :]))
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited with {proc.returncode}:\n{text[-3000:]}")
-        time.sleep(0.01)
+        time.sleep(0.002)  # the resolution of spawn_to_ready_s
     raise RuntimeError(f"the server was not ready within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 

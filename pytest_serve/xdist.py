@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -49,7 +50,10 @@ class XdistWorker:
                 digest = hashlib.sha1(key.encode()).hexdigest()[:10]
                 item.add_marker(pytest.mark.xdist_group(f"serve-config-{digest}"))
 
-    @pytest.hookimpl(trylast=True)  # after every hook that adds marks or reorders
+    # NOTE: tryfirst: the file must be complete before xdist's own hook of this name tells
+    # the controller that collection finished, since the controller then reads it. Marks
+    # and order are final by now (pytest_collection_modifyitems has run).
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         workerinput: dict[str, Any] = getattr(self.config, "workerinput", {})
         directory = workerinput.get(GROUPS_DIR_KEY)
@@ -57,7 +61,9 @@ class XdistWorker:
             return
         groups = {item.nodeid: group for item in session.items if (group := _group_of(item))}
         path = Path(directory) / f"{workerinput.get('workerid', 'gw')}.json"
-        path.write_text(json.dumps(groups), encoding="utf-8")
+        partial = path.with_suffix(".part")  # not *.json: never read half-written
+        partial.write_text(json.dumps(groups), encoding="utf-8")
+        os.replace(partial, path)
 
 
 class XdistController:

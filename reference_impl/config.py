@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE_TIMEOUT_S",
+    "DEFAULT_MAX_REQUEST_HEADER_BYTES",
+    "DEFAULT_REQUEST_HEADER_TIMEOUT_S",
     "KEEP_ALIVE_ENV_VAR",
     "ApplicationConfig",
     "BackpressureConfig",
@@ -33,6 +34,9 @@ __all__ = [
 # The guide's figure; Ray 2.60 itself defaults to 90 s (see docs/reference-impl.md).
 DEFAULT_KEEP_ALIVE_TIMEOUT_S = 5
 KEEP_ALIVE_ENV_VAR = "RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S"
+# Production servers cap a request's head at 8-64 KiB and give it about a minute.
+DEFAULT_MAX_REQUEST_HEADER_BYTES = 64 * 1024
+DEFAULT_REQUEST_HEADER_TIMEOUT_S = 30.0
 # Ray's values for `http_options.location` and `proxy_location`; one process has one
 # proxy whatever they say, so they are checked and otherwise ignored.
 Location = Literal["HeadOnly", "EveryNode", "NoServer", "Disabled"]
@@ -61,6 +65,19 @@ class HTTPOptions(BaseModel):
     max_request_body_bytes: int | None = Field(
         None, gt=0, description="Larger request bodies are rejected with 413 (None: no limit)."
     )
+    max_request_header_bytes: int | None = Field(
+        DEFAULT_MAX_REQUEST_HEADER_BYTES,
+        ge=1024,
+        description="Largest request head (request line and headers) read; a larger one gets 431 "
+        "and its connection closes, having read no more than this (None: no limit, as in Ray).",
+    )
+    request_header_timeout_s: float | None = Field(
+        DEFAULT_REQUEST_HEADER_TIMEOUT_S,
+        gt=0,
+        description="Seconds a client has to send a request's head, from the connection's opening "
+        "(first request) or the request's first byte (later ones); then the connection closes "
+        "(None: no bound, as in Ray).",
+    )
     # Accepted for compatibility with Ray configs; a single process has one proxy.
     location: Location | None = None
 
@@ -84,7 +101,7 @@ class HTTPOptions(BaseModel):
 class ApplicationConfig(BaseModel):
     """One entry of a config file's `applications` list."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     name: str = "default"
     route_prefix: str | None = "/"
@@ -109,7 +126,7 @@ class ApplicationConfig(BaseModel):
 class ServeConfig(BaseModel):
     """A Serve config file: the subset of Ray's schema this implementation honours."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     proxy_location: Location | None = None
     http_options: HTTPOptions = Field(default_factory=HTTPOptions)
@@ -201,6 +218,8 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeConf
         data: Any = dict(source)
         what = "Serve config"
     else:
+        import yaml  # only config files need it
+
         path = Path(source)
         what = f"Serve config file {str(path)!r}"
         try:

@@ -5,29 +5,31 @@ Measured mapping (docs/reference-impl.md): `str` → text/plain; charset=utf-8,
 anything else → compact JSON via FastAPI's `jsonable_encoder` (NaN stays a bare
 token, non-ASCII is escaped). Objects the encoder cannot handle raise, which the
 replica turns into a 500.
+
+FastAPI is imported for the first value that is not plain JSON, and numpy's encoders
+are added only once numpy is imported: no numpy value can exist before that.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import sys
 from typing import Any
 
-from fastapi.encoders import jsonable_encoder
 from starlette.responses import Response
 
-__all__ = ["SERVE_ENCODERS", "to_response"]
+__all__ = ["serve_encoders", "to_response"]
+
+_NUMPY_ENCODERS: dict[type, Any] = {}
 
 
-def _numpy_encoders() -> dict[type, Any]:
-    try:
-        import numpy as np
-    except ImportError:
-        return {}
-    return {np.ndarray: lambda a: a.tolist(), np.generic: lambda g: g.item()}
+def serve_encoders() -> dict[type, Any]:
+    """Ray's encoders beyond `jsonable_encoder`'s own: numpy arrays and scalars."""
+    if not _NUMPY_ENCODERS and (np := sys.modules.get("numpy")) is not None:
+        _NUMPY_ENCODERS.update({np.ndarray: lambda a: a.tolist(), np.generic: lambda g: g.item()})
+    return _NUMPY_ENCODERS
 
-
-SERVE_ENCODERS: dict[type, Any] = _numpy_encoders()
 
 # `json.dumps(..., separators=...)` builds an encoder per call; this one is immutable.
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
@@ -92,6 +94,8 @@ def to_response(value: Any) -> Response:
             "StreamingResponse and await coroutines before returning."
         )
     if not _is_plain_json(value):
-        value = jsonable_encoder(value, custom_encoder=SERVE_ENCODERS)
+        from fastapi.encoders import jsonable_encoder
+
+        value = jsonable_encoder(value, custom_encoder=serve_encoders())
     body = _COMPACT.encode(value).encode("utf-8")
     return _RawResponse(body, b"application/json")

@@ -4,6 +4,9 @@ Route functions written as methods of the class get the replica's instance as
 `self`: their first parameter becomes a dependency that reads the instance of the
 replica handling the request. As on Ray, those routes move behind the app's plain
 routes, and the app is served as it stood when the decorator ran.
+
+FastAPI is imported here only for an app that is one: an app of FastAPI's exists only
+once its user imported FastAPI.
 """
 
 from __future__ import annotations
@@ -11,16 +14,19 @@ from __future__ import annotations
 import collections.abc
 import copy
 import inspect
+import sys
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, FastAPI
-from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.applications import Starlette
 
 from .exceptions import RayServeException
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter, FastAPI
+    from fastapi.routing import APIRoute, APIWebSocketRoute
 
 __all__ = ["IngressSpec", "build_asgi_app", "current_instance", "ingress", "ingress_spec", "make_class_based_view"]
 
@@ -72,6 +78,9 @@ def make_class_based_view(app: FastAPI | APIRouter, cls: type) -> None:
     FastAPI object shared by two ingress classes serves each class's methods only
     from that class's deployment.
     """
+    from fastapi import FastAPI
+    from fastapi.routing import APIRoute, APIWebSocketRoute
+
     router = app.router if isinstance(app, FastAPI) else app
     owned = [
         route
@@ -92,6 +101,8 @@ def make_class_based_view(app: FastAPI | APIRouter, cls: type) -> None:
 
 
 def _bound_to_instance(route: APIRoute | APIWebSocketRoute, cls: type) -> APIRoute | APIWebSocketRoute:
+    from fastapi import Depends
+
     endpoint = route.endpoint
     signature = inspect.signature(endpoint)
     params = list(signature.parameters.values())
@@ -169,7 +180,8 @@ def ingress(app: Any = None) -> Callable[..., type]:
             raise ValueError(
                 f"serve.ingress() called without an app argument requires {cls.__name__} to define `{BUILD_METHOD}`."
             )
-        if isinstance(app, FastAPI | APIRouter):
+        fastapi = sys.modules.get("fastapi")
+        if fastapi is not None and isinstance(app, fastapi.FastAPI | fastapi.APIRouter):
             make_class_based_view(app, cls)
         cls.__serve_ingress__ = _spec_of(app)  # type: ignore[attr-defined]
         return cls

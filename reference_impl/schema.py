@@ -115,7 +115,7 @@ class LoggingConfig(BaseModel):
     configuration to the app: it writes no Serve log files.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     encoding: str | EncodingType = Field(default_factory=lambda: DEFAULT_LOG_ENCODING)
     log_level: int | str = "INFO"
@@ -170,7 +170,7 @@ class LoggingConfig(BaseModel):
 class TracingConfig(BaseModel):
     """Distributed-tracing options (`serve.start(tracing_config=...)`); accepted, not used."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     enabled: bool = False
     exporter_import_path: str = ""
@@ -187,7 +187,7 @@ class TracingConfig(BaseModel):
 class _DeploymentLoggingOption(BaseModel):
     """The `logging_config` option of a deployment, checked as Ray's DeploymentConfig does."""
 
-    model_config = ConfigDict(title="DeploymentConfig")
+    model_config = ConfigDict(defer_build=True, title="DeploymentConfig")
 
     logging_config: dict[Any, Any] | None = None
 
@@ -331,6 +331,8 @@ class ServeStatus:
 class RayActorOptionsSchema(BaseModel):
     """`ray_actor_options` of a deployment; the reference accepts and ignores them."""
 
+    model_config = ConfigDict(defer_build=True)
+
     runtime_env: dict[str, Any] = Field(default_factory=dict)
     num_cpus: float | None = Field(default=None, ge=0)
     num_gpus: float | None = Field(default=None, ge=0)
@@ -348,7 +350,7 @@ class DeploymentSchema(BaseModel):
     sentinel); `model_dump(exclude_unset=True)` gives what was set, as in Ray.
     """
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, populate_by_name=True)
 
     name: str
     num_replicas: PositiveInt | str | None = None
@@ -420,6 +422,8 @@ def _check_import_path(value: str) -> str:
 class ServeApplicationSchema(BaseModel):
     """One application of a config file."""
 
+    model_config = ConfigDict(defer_build=True)
+
     name: str = DEFAULT_APP_NAME
     # NOTE: Ray 2.60 does not check route_prefix here; serve.run and deploys do.
     route_prefix: str | None = "/"
@@ -460,6 +464,8 @@ class ServeApplicationSchema(BaseModel):
 class HTTPOptionsSchema(BaseModel):
     """`http_options` of a config file, with Ray 2.60's defaults (keep-alive 90 s)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     host: str = "0.0.0.0"
     port: int = 8000
     root_path: str = ""
@@ -482,6 +488,8 @@ class HTTPOptionsSchema(BaseModel):
 class gRPCOptionsSchema(BaseModel):
     """`grpc_options` of a config file; the reference serves no gRPC."""
 
+    model_config = ConfigDict(defer_build=True)
+
     port: int = 9000
     grpc_servicer_functions: list[str] = Field(default_factory=list)
     request_timeout_s: float | None = None
@@ -490,6 +498,8 @@ class gRPCOptionsSchema(BaseModel):
 
 class ServeDeploySchema(BaseModel):
     """A whole Serve config file: instance options and the applications."""
+
+    model_config = ConfigDict(defer_build=True)
 
     proxy_location: ProxyLocation = ProxyLocation.EveryNode
     http_options: HTTPOptionsSchema = Field(default_factory=HTTPOptionsSchema)
@@ -538,6 +548,8 @@ class ServeDeploySchema(BaseModel):
 
 class ReplicaRank(BaseModel):
     """A replica's rank in its deployment (`serve.get_replica_context().rank`)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     rank: int
     node_rank: int

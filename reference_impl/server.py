@@ -12,6 +12,7 @@ import uvicorn
 from .config import HTTPOptions
 from .exceptions import AddressUnavailableError
 from .loops import LoopThread
+from .protocol import HeadLimits, head_limited_protocol
 
 __all__ = ["HTTPServer"]
 
@@ -44,8 +45,10 @@ class HTTPServer:
         self.host = options.host
         self.port = self._sock.getsockname()[1]
         self.keep_alive_s = keep_alive_s
+        limits = HeadLimits(options.max_request_header_bytes, options.request_header_timeout_s)
         self._config = uvicorn.Config(
             app,
+            http=head_limited_protocol(limits),
             host=options.host,
             port=self.port,
             timeout_keep_alive=keep_alive_s,

@@ -1,6 +1,7 @@
 """The benchmark's Serve apps, run on the reference implementation or on Ray Serve.
 
     python serve_app.py --impl reference|ray --port N --events FILE [--startup-only]
+                        [--http-options JSON]
 
 Self-contained (run by path, also by another interpreter such as a Ray virtualenv's).
 Deploys three apps and prints one `BENCH_READY {json}` line once `/` answers 200:
@@ -40,6 +41,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--events", required=True)
     parser.add_argument("--startup-only", action="store_true")
     parser.add_argument("--max-lifetime", type=float, default=1800.0)
+    parser.add_argument("--http-options", default="{}", help="JSON: more http_options for serve.start")
     return parser.parse_args()
 
 
@@ -119,8 +121,12 @@ def _start() -> tuple[str, int, dict[str, float]]:
         port = ARGS.port
     else:
         t_init = t0
-        serve.start(http_options={"host": host, "port": ARGS.port})
-        port = int(serve.status().url.rsplit(":", 1)[1])
+        serve.start(http_options={"host": host, "port": ARGS.port, **json.loads(ARGS.http_options)})
+        from reference_impl import api
+
+        instance = api.current_instance()
+        assert instance is not None
+        port = instance.server.port
     serve.run(Hello.bind(), name="hello", route_prefix="/")
     wait_200(host, port, timeout=120)
     t1 = time.perf_counter()

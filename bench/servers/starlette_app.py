@@ -1,6 +1,6 @@
 """The floor: the benchmark's handlers on bare uvicorn + Starlette, no Serve in between.
 
-    python starlette_app.py --port N --events FILE
+    python starlette_app.py --port N --events FILE [--startup-only]
 
 Same routes and the same uvicorn settings as the reference implementation's proxy
 (uvloop and httptools when installed, no access log, one process). `/cancel` is
@@ -39,6 +39,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--events", required=True)
     parser.add_argument("--max-lifetime", type=float, default=1800.0)
+    parser.add_argument("--startup-only", action="store_true", help="exit once / answered 200")
     return parser.parse_args()
 
 
@@ -97,6 +98,8 @@ def main() -> int:
         info |= {"python": sys.version.split()[0], "import_s": IMPORT_S, "init_s": 0.0}
         info |= {"start_to_200_s": time.perf_counter() - t0}
         print("BENCH_READY " + json.dumps(info), flush=True)
+        if ARGS.startup_only:
+            server.should_exit = True
         while not server.should_exit:
             if os.getppid() != parent or time.monotonic() > deadline:
                 server.should_exit = True

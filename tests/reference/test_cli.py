@@ -156,6 +156,27 @@ def test_run_config_file_serves_until_sigint(app_dir: Path, cli: list[Server]) -
         httpx.get(f"{url}/-/healthz", timeout=10)
 
 
+def test_run_config_file_applies_head_limits(app_dir: Path, cli: list[Server]) -> None:
+    """`max_request_header_bytes` and `request_header_timeout_s` in the config file's
+    http_options hold: a 4 KB header gets 431 under a 2 KiB cap; a silent connection
+    is closed after the 1 s bound, unanswered."""
+    limited = CONFIG.replace(
+        "  port: 0\n", "  port: 0\n  max_request_header_bytes: 2048\n  request_header_timeout_s: 1\n"
+    )
+    (app_dir / "limited.yaml").write_text(limited)
+    server = Server([str(app_dir / "limited.yaml"), "--app-dir", str(app_dir)], cwd=app_dir, log=app_dir / "err.log")
+    cli.append(server)
+    url = server.wait_for_url()
+    assert httpx.get(f"{url}/tiny", headers={"x-big": "a" * 1000}, timeout=10).status_code == 200
+    assert httpx.get(f"{url}/tiny", headers={"x-big": "a" * 4000}, timeout=10).status_code == 431
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as silent:
+        began = time.monotonic()
+        assert silent.recv(1) == b""  # closed by the server, within the socket's 10 s
+        assert time.monotonic() - began >= 0.8
+    assert server.stop(signal.SIGINT) == 0
+
+
 def test_run_import_path_with_port_zero(app_dir: Path, cli: list[Server]) -> None:
     """`run cli_app:app --port 0` (cwd as app dir) serves at '/' and stops on SIGTERM too."""
     server = Server(["cli_app:app", "--port", "0"], cwd=app_dir, log=app_dir / "stderr.log")

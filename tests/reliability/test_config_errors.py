@@ -89,6 +89,12 @@ HTTP_OPTIONS = [
     ({"max_request_body_bytes": 0}, "max_request_body_bytes", "greater than 0"),
     ({"max_request_body_bytes": "1MB"}, "max_request_body_bytes", "valid integer"),
     ({"max_request_body_bytes": 1.5}, "max_request_body_bytes", "valid integer"),
+    ({"max_request_header_bytes": 100}, "max_request_header_bytes", "greater than or equal to 1024"),
+    ({"max_request_header_bytes": "64KB"}, "max_request_header_bytes", "valid integer"),
+    ({"max_request_header_bytes": 2048.5}, "max_request_header_bytes", "valid integer"),
+    ({"request_header_timeout_s": 0}, "request_header_timeout_s", "greater than 0"),
+    ({"request_header_timeout_s": -1}, "request_header_timeout_s", "greater than 0"),
+    ({"request_header_timeout_s": "1m"}, "request_header_timeout_s", "valid number"),
     ({"location": "Anywhere"}, "location", "'HeadOnly', 'EveryNode', 'NoServer' or 'Disabled'"),
     ({"prot": 0}, "prot", "allowed fields: host, keep_alive_timeout_s, location"),
 ]

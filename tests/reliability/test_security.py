@@ -126,7 +126,8 @@ def secretive(start_serve: StartServe) -> Iterator[tuple[ServeInstance, threadin
 def test_error_responses_show_no_internals(secretive: tuple[ServeInstance, threading.Event]) -> None:
     """Every error the server itself produces, for raw and FastAPI apps: 500 (exception,
     unencodable value, WebSocket to a plain app), 404 (unrouted, FastAPI), 405, 408, 413,
-    422, 503 (backpressure), 400 (malformed) and a stream cut by an exception. None of the
+    422, 503 (backpressure), 400 (malformed), 431 (head too large) and a stream cut by an
+    exception. None of the
     bodies or headers carries the exception's message or type, a traceback, a file name,
     the deployment's class, a replica ID or module names."""
     instance, started = secretive
@@ -165,6 +166,7 @@ def test_error_responses_show_no_internals(secretive: tuple[ServeInstance, threa
         ),
     )
     raw("malformed", b"GET /secret HTTP/1.1\r\nBad Header: x\r\n\r\n")
+    raw("431", request("GET", "/secret", {"Host": "x", "X-Big": "a" * 70_000}))
     raw("stream cut", request("GET", "/secret?what=stream", {"Host": "x"}))
     # One request runs (max_ongoing_requests=1), one waits (max_queued_requests=1): the
     # third is refused with 503; the running one ends at request_timeout_s with 408.
@@ -192,6 +194,7 @@ def test_error_responses_show_no_internals(secretive: tuple[ServeInstance, threa
         "413 chunked": 413,
         "websocket to a plain app": 500,
         "malformed": 400,
+        "431": 431,
         "stream cut": 200,
         "408": 408,
         "queued": 408,

@@ -10,7 +10,7 @@ import pytest
 from faulty import fault
 from uvicorn.protocols.http import h11_impl, httptools_impl
 
-from reference_impl import api, config, proxy, replica
+from reference_impl import api, config, protocol, replica
 
 
 @fault("err-500-shows-traceback", "ERR-1")
@@ -55,21 +55,20 @@ def _(mp: pytest.MonkeyPatch) -> None:
 @fault("err-malformed-request-hangs", "ERR-2")
 def _(mp: pytest.MonkeyPatch) -> None:
     """A request the HTTP parser rejects gets neither a response nor a close."""
-    for protocol in (httptools_impl.HttpToolsProtocol, h11_impl.H11Protocol):
-        mp.setattr(protocol, "send_400_response", lambda self, msg: None)
+    for cls in (httptools_impl.HttpToolsProtocol, h11_impl.H11Protocol):
+        mp.setattr(cls, "send_400_response", lambda self, msg: None)
 
 
 @fault("err-big-header-crashes", "ERR-2")
 def _(mp: pytest.MonkeyPatch) -> None:
-    """The proxy crashes (500) on a header value over 64 KB."""
-    original = proxy.Proxy._http
+    """The server crashes (500) on a request head over its size cap instead of answering 431."""
 
-    async def http(self: proxy.Proxy, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if any(len(value) > 65536 for _, value in scope["headers"]):
-            raise ValueError("header too large for the proxy's buffer")
-        await original(self, scope, receive, send)
+    def crash(self: protocol.HeadLimitedProtocol, limit: int) -> None:
+        self._discarding = True
+        self.transport.write(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        self.transport.close()
 
-    mp.setattr(proxy.Proxy, "_http", http)
+    mp.setattr(protocol.HeadLimitedProtocol, "_refuse_head", crash)
 
 
 @fault("err-bad-config-accepted", "ERR-2")
