@@ -66,7 +66,7 @@ def _origin(report: Report) -> str:
         )
     else:
         items.append(
-            f"Suite files <code>{esc(integrity.suite_hash[:16])}</code>: the released suite, unmodified, all of it ran"
+            f"Suite files <code>{esc(integrity.suite_hash[:16])}</code>: unmodified, and every selected test ran"
         )
     adapter = esc(report.implementation.get("adapter", ""))
     if integrity is not None and integrity.adapter.get("sha256"):

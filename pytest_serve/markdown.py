@@ -40,7 +40,7 @@ def origin_lines(report: Report) -> list[str]:
     elif integrity.modified:
         lines.append(f"- Suite files `{integrity.suite_hash[:16]}`: **{'; '.join(integrity.problems)}**")
     else:
-        lines.append(f"- Suite files `{integrity.suite_hash[:16]}`: the released suite, unmodified, all of it ran")
+        lines.append(f"- Suite files `{integrity.suite_hash[:16]}`: unmodified, and every selected test ran")
     source = integrity.adapter.get("sha256", "") if integrity else ""
     adapter_hash = f" (source `{source[:16]}`)" if source else ""
     lines += [

@@ -241,7 +241,7 @@ def _line(clause: ClauseResult) -> str:
         return clause.detail
     if clause.verdict == "pass" and not clause.note:
         return figure.text()
-    return f"{clause.detail} — {figure.text(with_expected=clause.verdict != 'pass')}"
+    return f"{figure.text(with_expected=clause.verdict != 'pass')} — {clause.detail}"
 
 
 def _counts(counts: dict[str, int]) -> str:
