@@ -38,7 +38,8 @@ MANIFEST = "SHA256SUMS"
 
 @dataclass
 class Integrity:
-    """What a report says about its own origin. `problems` empty: the released suite, all of it."""
+    """What a report says about its own origin. `problems` empty: the suite as listed in
+    its SHA256SUMS, and every test of the selection ran."""
 
     suite_hash: str
     files: dict[str, str]
