@@ -229,7 +229,7 @@ def _health_checked(serve: Any, probe: Any, verdicts: Path) -> Any:
 
 
 @pytest.mark.clause("LIF-3")
-def test_lif_3_check_health_runs_at_start_and_then_every_period(serve, serve_app, serve_probe, tmp_path):
+def test_lif_3_check_health_runs_at_start_and_then_every_period(serve, serve_app, serve_probe, serve_observe, tmp_path):
     """`check_health` runs once before the replica takes requests, then about every
     `health_check_period_s` (Ray adds up to ±10 % of jitter)."""
     before = serve_probe.now()
@@ -243,11 +243,12 @@ def test_lif_3_check_health_runs_at_start_and_then_every_period(serve, serve_app
     # The periodic checks: from the second interval on (Ray checks once more right after
     # the replica starts).
     median = statistics.median(b - a for a, b in itertools.pairwise(times[1:]))
+    serve_observe.record("health-check interval (median)", round(median, 3), "s", expected=f"{HEALTH_PERIOD_S} s")
     assert 0.8 * HEALTH_PERIOD_S <= median <= 2.0 * HEALTH_PERIOD_S, times
 
 
 @pytest.mark.clause("LIF-3")
-def test_lif_3_three_failed_checks_replace_the_replica(serve, serve_app, serve_probe, tmp_path):
+def test_lif_3_three_failed_checks_replace_the_replica(serve, serve_app, serve_probe, serve_observe, tmp_path):
     """After three failed checks in a row the replica is stopped (its `__del__` runs,
     it is not checked again) and a new one is constructed in its place, which then
     answers; the deployment is HEALTHY again with one running replica."""
@@ -256,7 +257,8 @@ def test_lif_3_three_failed_checks_replace_the_replica(serve, serve_app, serve_p
     sick = app.http.get("/lif3b").text
     marked = serve_probe.now()
     verdicts.write_text(sick)
-    serve_probe.wait_for("del", replica=sick, timeout=REPLACE_TIMEOUT_S)
+    stopped = serve_probe.wait_for("del", replica=sick, timeout=REPLACE_TIMEOUT_S)
+    serve_observe.record("unhealthy replica stopped after", round(stopped.t - marked, 2), "s")
     failed = [e for e in serve_probe.events("checked", replica=sick) if e.t > marked]
     assert len(failed) == ATTEMPTS, failed
     deadline = time.monotonic() + REPLACE_TIMEOUT_S
