@@ -118,10 +118,10 @@ class HeadLimitedProtocol(HttpToolsProtocol):
             elif self._body_left == _UNREAD:
                 self._body_left = _body_length(self.headers)
                 continue
-            elif self._body_left is not None:
+            elif self._body_left:
                 piece = data[: self._body_left]
                 self._body_left -= len(piece)
-            else:
+            else:  # chunked, or a body whose end the parser has yet to see
                 piece = data[:limit]
             data = data[len(piece) :]
             super().data_received(piece)

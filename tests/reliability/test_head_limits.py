@@ -75,13 +75,14 @@ def test_head_at_the_cap_is_served_one_byte_over_gets_431(start_serve: StartServ
 
 def test_cap_counts_each_request_of_a_keep_alive_connection(start_serve: StartServe) -> None:
     """On one connection, requests each just under the cap are all served (the count
-    starts again with each request), also with a body between them; then one over it
-    gets 431."""
+    starts again with each request), also with bodies between them (of declared length,
+    chunked); then one over it gets 431."""
     port = _deploy(start_serve, max_request_header_bytes=CAP)
     keep = _head(CAP, connection="keep-alive")
     post = request("POST", "/heads", {"Host": "x", "Content-Length": "3000"}, b"b" * 3000)
-    answers = _answers(port, [keep, post, keep, _head(CAP + 1)])
-    assert [status for status, _ in answers] == [200, 200, 200, 431]
+    chunked = request("POST", "/heads", {"Host": "x", "Transfer-Encoding": "chunked"}, b"5\r\nhello\r\n0\r\n\r\n")
+    answers = _answers(port, [keep, post, keep, chunked, keep, _head(CAP + 1)])
+    assert [status for status, _ in answers] == [200, 200, 200, 200, 200, 431]
 
 
 def test_default_cap_refuses_100_kb_and_none_accepts_it(start_serve: StartServe) -> None:
