@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -40,6 +40,9 @@ DEFAULT_REQUEST_HEADER_TIMEOUT_S = 30.0
 # Ray's values for `http_options.location` and `proxy_location`; one process has one
 # proxy whatever they say, so they are checked and otherwise ignored.
 Location = Literal["HeadOnly", "EveryNode", "NoServer", "Disabled"]
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class ConfigError(ValueError):
@@ -176,16 +179,21 @@ def _describe(err: ValidationError, what: str, model: type[BaseModel]) -> str:
 
 def parse_http_options(options: HTTPOptions | Mapping[str, Any] | None) -> HTTPOptions:
     """Validate `http_options` given as a dict or an `HTTPOptions`."""
-    if options is None:
-        return HTTPOptions()
-    if isinstance(options, HTTPOptions):
-        return options
-    if not isinstance(options, Mapping):
-        raise ConfigError(f"http_options must be a dict or HTTPOptions, got {type(options).__name__}")
+    return _parse(HTTPOptions, options, "http_options")
+
+
+def _parse(model: type[_Model], value: _Model | Mapping[str, Any] | None, what: str) -> _Model:
+    """`value` as a `model`: None gives the defaults, a dict is validated."""
+    if value is None:
+        return model()
+    if isinstance(value, model):
+        return value
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{what} must be a dict or {model.__name__}, got {type(value).__name__}")
     try:
-        return HTTPOptions(**options)
+        return model(**value)
     except ValidationError as err:
-        raise ConfigError(_describe(err, "http_options", HTTPOptions)) from None
+        raise ConfigError(_describe(err, what, model)) from None
 
 
 class BackpressureConfig(BaseModel):
@@ -200,16 +208,7 @@ class BackpressureConfig(BaseModel):
 
 def parse_backpressure_config(config: BackpressureConfig | Mapping[str, Any] | None) -> BackpressureConfig:
     """Validate a deployment's `backpressure_config` given as a dict or a `BackpressureConfig`."""
-    if config is None:
-        return BackpressureConfig()
-    if isinstance(config, BackpressureConfig):
-        return config
-    if not isinstance(config, Mapping):
-        raise ConfigError(f"backpressure_config must be a dict or BackpressureConfig, got {type(config).__name__}")
-    try:
-        return BackpressureConfig(**config)
-    except ValidationError as err:
-        raise ConfigError(_describe(err, "backpressure_config", BackpressureConfig)) from None
+    return _parse(BackpressureConfig, config, "backpressure_config")
 
 
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeConfig:
