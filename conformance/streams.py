@@ -5,6 +5,10 @@ Shared by the STR clauses (HTTP guide) and HDL-2 (a stream over a handle).
 
 from __future__ import annotations
 
+import itertools
+import statistics
+from typing import Any
+
 from pytest_serve.http import StreamResult
 from pytest_serve.probe import ProbeEvent
 
@@ -25,8 +29,9 @@ def _arrivals(result: StreamResult) -> list[float]:
     return [t for t, chunk in result.chunks for _ in range(len(chunk))]
 
 
-def assert_incremental(result: StreamResult, yields: list[ProbeEvent]) -> None:
-    """Item i reached the client about when the generator yielded it, not at the end."""
+def assert_incremental(result: StreamResult, yields: list[ProbeEvent], observe: Any) -> None:
+    """Item i reached the client about when the generator yielded it, not at the end.
+    Records the two timelines, the largest lag and the jitter of the arrivals in `observe`."""
     assert result.status_code == 200, result.body
     assert result.complete, "the stream ended without its terminating chunk"
     assert result.body == "".join(str(i) for i in range(ITEMS)).encode(), result.body
@@ -39,11 +44,22 @@ def assert_incremental(result: StreamResult, yields: list[ProbeEvent]) -> None:
         f"{i}: yielded +{p:.2f} s, arrived +{a - arrived[0]:.2f} s"
         for i, (p, a) in enumerate(zip(produced, arrived, strict=True))
     )
+    lags = [(a - arrived[0]) - p for p, a in zip(produced, arrived, strict=True)]
+    gaps = [b - a for a, b in itertools.pairwise(arrived)]
+    observe.record("largest lag behind the generator", max(lags), "s", expected=f"≤ {MAX_LAG_S} s", key=True)
+    observe.record("yielded at", produced, "s", expected=f"items 0..{ITEMS - 1}, from the first")
+    observe.record("arrived at", [a - arrived[0] for a in arrived], "s", expected="about when yielded")
+    observe.record(
+        "first to last arrival",
+        spread,
+        "s",
+        expected=f"≥ {MIN_SPREAD:.0%} of the generator's {generator_span:.2f} s",
+    )
+    observe.record("arrival jitter (st. dev. of gaps)", statistics.pstdev(gaps), "s")
     assert spread >= MIN_SPREAD * generator_span, (
         f"items 0..{ITEMS - 1} arrived within {spread:.2f} s of each other, but the generator "
         f"took {generator_span:.2f} s to yield them: the body was not streamed ({timeline})"
     )
-    lags = [(a - arrived[0]) - p for p, a in zip(produced, arrived, strict=True)]
     assert max(lags) <= MAX_LAG_S, f"an item arrived {max(lags):.2f} s behind the generator ({timeline})"
     reads = len({t for t, _ in result.chunks})
     assert reads >= ITEMS // 2, f"only {reads} separate arrivals for {ITEMS} items ({timeline})"

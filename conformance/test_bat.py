@@ -16,7 +16,7 @@ def _results(responses):
 
 
 @pytest.mark.clause("BAT-1")
-def test_bat_1_concurrent_calls_share_batches(serve, serve_app) -> None:
+def test_bat_1_concurrent_calls_share_batches(serve, serve_app, serve_observe) -> None:
     """Twelve calls at once to a method with `max_batch_size=4`, `batch_wait_timeout_s=1`:
     each caller gets the result for its own input, no batch is larger than 4, and at least
     one batch holds more than one call."""
@@ -34,11 +34,13 @@ def test_bat_1_concurrent_calls_share_batches(serve, serve_app) -> None:
     answers = _results([app.handle.remote(i) for i in range(12)])
     assert [a[0] for a in answers] == [2 * i for i in range(12)], answers
     sizes = [a[1] for a in answers]
+    serve_observe.record("largest batch", max(sizes), "calls", expected="2..4 (max_batch_size=4)", key=True)
+    serve_observe.record("batch size seen by each call", ", ".join(map(str, sizes)))
     assert max(sizes) <= 4 and max(sizes) > 1, sizes
 
 
 @pytest.mark.clause("BAT-2")
-def test_bat_2_partial_batch_waits_for_the_timeout(serve, serve_app) -> None:
+def test_bat_2_partial_batch_waits_for_the_timeout(serve, serve_app, serve_observe) -> None:
     """A lone call to a function with `max_batch_size=100`, `batch_wait_timeout_s=0.5` runs as a
     batch of one after the timeout: it takes at least about 0.5 s, and far less than forever."""
 
@@ -56,6 +58,10 @@ def test_bat_2_partial_batch_waits_for_the_timeout(serve, serve_app) -> None:
 
     app = serve_app(Lone.bind(), route_prefix=None, name="bat2")
     size, waited = app.handle.remote(1).result(timeout_s=RESULT_S)
+    serve_observe.record(
+        "lone call waited", waited, "s", expected="batch_wait_timeout_s=0.5: 0.4 s or more, under 10 s", key=True
+    )
+    serve_observe.record("batch size", size, "calls", expected="1")
     assert size == 1
     assert 0.4 <= waited < 10, f"the lone call waited {waited:.2f} s"
 
@@ -110,7 +116,7 @@ def test_bat_4_async_generator_streams_per_caller(serve, serve_app) -> None:
 
 
 @pytest.mark.clause("BAT-5")
-def test_bat_5_batch_parameters_change_at_runtime(serve, serve_app) -> None:
+def test_bat_5_batch_parameters_change_at_runtime(serve, serve_app, serve_observe) -> None:
     """`set_max_batch_size(2)` on the decorated method (as from `reconfigure`) caps later
     batches at 2; `_get_max_batch_size()` reports the new value."""
 
@@ -129,6 +135,7 @@ def test_bat_5_batch_parameters_change_at_runtime(serve, serve_app) -> None:
 
     app = serve_app(Tunable.bind(), route_prefix=None, name="bat5")
     answers = _results([app.handle.remote(i) for i in range(8)])
+    serve_observe.record("largest batch", max(a[0] for a in answers), "calls", expected="2 (set_max_batch_size(2))")
     assert max(a[0] for a in answers) == 2, answers
     assert {a[1] for a in answers} == {2}
 

@@ -64,7 +64,7 @@ REQUEST_TIMEOUT_S = 2.0
 
 @pytest.mark.clause("CAN-1")
 @pytest.mark.serve_http_options(request_timeout_s=REQUEST_TIMEOUT_S)
-def test_can_1_request_timeout_cancels_and_answers_408(serve, serve_app, serve_probe) -> None:
+def test_can_1_request_timeout_cancels_and_answers_408(serve, serve_app, serve_probe, serve_observe) -> None:
     """With `request_timeout_s=2`, a handler awaiting 30 s: the client gets 408 after about
     2 s (not before, and long before 30 s), and the probe shows the handler got
     `CancelledError` and never finished. A quick request under the same timeout is 200."""
@@ -94,10 +94,23 @@ def test_can_1_request_timeout_cancels_and_answers_408(serve, serve_app, serve_p
     sent = time.monotonic()
     slow = _get(_url(app, tag="slow", wait=FOREVER_S), timeout=FOREVER_S / 2)
     elapsed = time.monotonic() - sent
+    serve_observe.record(
+        f"{slow.status_code} after",
+        elapsed,
+        "s",
+        expected=f"408 after request_timeout_s={REQUEST_TIMEOUT_S:g} s, not before {REQUEST_TIMEOUT_S * 0.9:.1f} s",
+        key=True,
+    )
     assert slow.status_code == 408, f"expected 408 after the timeout, got {slow.status_code}: {slow.text!r}"
     assert elapsed >= REQUEST_TIMEOUT_S * 0.9, f"answered after {elapsed:.2f} s, before the timeout"
     cancelled = serve_probe.wait_for("cancelled", tag="slow", timeout=REACT_S)
     received = serve_probe.events("received", tag="slow")[0]
+    serve_observe.record(
+        "CancelledError after the handler started",
+        cancelled.t - received.t,
+        "s",
+        expected=f"at the timeout, {REQUEST_TIMEOUT_S:g} s",
+    )
     assert cancelled.t - received.t >= REQUEST_TIMEOUT_S * 0.9
     assert not serve_probe.events("finished", tag="slow")
 
@@ -106,7 +119,7 @@ def test_can_1_request_timeout_cancels_and_answers_408(serve, serve_app, serve_p
 
 
 @pytest.mark.clause("CAN-2")
-def test_can_2_disconnect_cancels_handler(serve, serve_app, serve_probe) -> None:
+def test_can_2_disconnect_cancels_handler(serve, serve_app, serve_probe, serve_observe) -> None:
     """The guide's `startled` pattern: a handler awaiting 30 s whose client leaves after 1 s
     records "cancelled" in its `except asyncio.CancelledError` within a few seconds and
     never gets past the `await`; a request sent afterwards is answered 200."""
@@ -133,6 +146,9 @@ def test_can_2_disconnect_cancels_handler(serve, serve_app, serve_probe) -> None
 
     departure, _ = _leave(serve_probe, app, "gone", wait=FOREVER_S)
     cancelled = serve_probe.wait_for("cancelled", tag="gone", timeout=REACT_S)
+    serve_observe.record(
+        "CancelledError after disconnect", cancelled.t - departure.left_at, "s", expected=f"within {REACT_S:g} s"
+    )
     assert cancelled.t - departure.left_at < REACT_S
     assert not serve_probe.events("finished", tag="gone")
 
@@ -144,7 +160,7 @@ def test_can_2_disconnect_cancels_handler(serve, serve_app, serve_probe) -> None
 
 
 @pytest.mark.clause("CAN-3")
-def test_can_3_queued_request_dropped_when_client_leaves(serve, serve_app, serve_probe) -> None:
+def test_can_3_queued_request_dropped_when_client_leaves(serve, serve_app, serve_probe, serve_observe) -> None:
     """One replica with `max_ongoing_requests=1`. A holds the slot until the test releases
     it; B is sent meanwhile (so it waits in the proxy) and its client leaves after 1 s;
     C is sent after that. The replica never records B as received (neither while A holds
@@ -186,8 +202,21 @@ def test_can_3_queued_request_dropped_when_client_leaves(serve, serve_app, serve
     assert a_response.status_code == 200 and a_response.text == "A"
     assert c_response.status_code == 200 and c_response.text == "C"
     a_finished = serve_probe.events("finished", tag="A")[0]
+    serve_observe.record(
+        "next request started after the slot freed",
+        c_received.t - a_finished.t,
+        "s",
+        expected="after A finished (≥ 0 s); B, whose client left, never",
+        key=True,
+    )
     assert a_finished.t <= c_received.t, "C ran while A held the only slot"
     serve_probe.assert_absent("received", tag="B", during=1.0)
+    serve_observe.record(
+        "requests whose client left that reached the replica",
+        len(serve_probe.events("received", tag="B")),
+        "",
+        expected="0",
+    )
 
 
 # -- CAN-4 ------------------------------------------------------------------------------
@@ -195,7 +224,7 @@ def test_can_3_queued_request_dropped_when_client_leaves(serve, serve_app, serve
 
 @pytest.mark.clause("CAN-4")
 @pytest.mark.parametrize("kind", ["async-def", "def"])
-def test_can_4_handler_without_await_runs_to_completion(serve, serve_app, serve_probe, kind) -> None:
+def test_can_4_handler_without_await_runs_to_completion(serve, serve_app, serve_probe, serve_observe, kind) -> None:
     """A handler that blocks in `time.sleep(2)` (in an `async def`, and in a plain `def`)
     with no `await` left: its client leaves after 1 s, yet the handler records "finished"
     after the client left and 2 s after it started. With `max_ongoing_requests=1`, a
@@ -233,6 +262,12 @@ def test_can_4_handler_without_await_runs_to_completion(serve, serve_app, serve_
 
     departure, received = _leave(serve_probe, app, "left", block=block_s)
     finished = serve_probe.wait_for("finished", tag="left", timeout=block_s + REACT_S)
+    serve_observe.record(
+        "handler without await ran for",
+        finished.t - received.t,
+        "s",
+        expected=f"its full {block_s:g} s, finishing after the client left",
+    )
     assert finished.t > departure.left_at
     assert finished.t - received.t >= block_s * 0.95
 
@@ -285,7 +320,7 @@ def _handle_chain(serve, probe, *, shield):
 
 
 @pytest.mark.clause("CAN-5")
-def test_can_5_cancellation_cascades_to_handle_calls(serve, serve_app, serve_probe) -> None:
+def test_can_5_cancellation_cascades_to_handle_calls(serve, serve_app, serve_probe, serve_observe) -> None:
     """The ingress awaits `self.down.work.remote(...)`; the downstream awaits 30 s. When the
     client leaves after 1 s, the downstream handler records "cancelled" (its own
     `except asyncio.CancelledError`) within a few seconds and never finishes. A request
@@ -300,7 +335,13 @@ def test_can_5_cancellation_cascades_to_handle_calls(serve, serve_app, serve_pro
     assert down_received and down_received[0].t < departure.left_at, (
         "the downstream call had not started when the client left"
     )
-    serve_probe.wait_for("down_cancelled", tag="gone", timeout=REACT_S)
+    down_cancelled = serve_probe.wait_for("down_cancelled", tag="gone", timeout=REACT_S)
+    serve_observe.record(
+        "downstream CancelledError after disconnect",
+        down_cancelled.t - departure.left_at,
+        "s",
+        expected=f"within {REACT_S:g} s",
+    )
     assert not serve_probe.events("down_finished", tag="gone")
 
 
@@ -308,7 +349,7 @@ def test_can_5_cancellation_cascades_to_handle_calls(serve, serve_app, serve_pro
 
 
 @pytest.mark.clause("CAN-6")
-def test_can_6_shield_protects_inner_coroutine(serve, serve_app, serve_probe) -> None:
+def test_can_6_shield_protects_inner_coroutine(serve, serve_app, serve_probe, serve_observe) -> None:
     """The guide's SnoringSleeper: `__call__` awaits `asyncio.shield(self.snore())`, and
     `snore()` sleeps 3 s then records "ZZZ". The client leaves after 1 s: the outer
     handler records "cancelled", and later the inner coroutine still records "ZZZ",
@@ -341,6 +382,16 @@ def test_can_6_shield_protects_inner_coroutine(serve, serve_app, serve_probe) ->
     departure, received = _leave(serve_probe, app, "gone", wait=snore_s)
     cancelled = serve_probe.wait_for("cancelled", tag="gone", timeout=REACT_S)
     zzz = serve_probe.wait_for("ZZZ", tag="gone", timeout=snore_s + REACT_S)
+    serve_observe.record(
+        "shielded coroutine completed",
+        100 * (zzz.t - received.t) / snore_s,
+        "% of its sleep",
+        expected=f"100 % of its {snore_s:g} s",
+        key=True,
+    )
+    serve_observe.record(
+        "CancelledError after disconnect", cancelled.t - departure.left_at, "s", expected=f"within {REACT_S:g} s"
+    )
     assert received.t < cancelled.t < zzz.t, f"expected received < cancelled < ZZZ, got {received}, {cancelled}, {zzz}"
     assert zzz.t - received.t >= snore_s * 0.95, "snore() did not sleep its full time"
     assert cancelled.t - departure.left_at < REACT_S
@@ -350,7 +401,7 @@ def test_can_6_shield_protects_inner_coroutine(serve, serve_app, serve_probe) ->
 
 
 @pytest.mark.clause("CAN-7")
-def test_can_7_shield_does_not_protect_handle_call(serve, serve_app, serve_probe) -> None:
+def test_can_7_shield_does_not_protect_handle_call(serve, serve_app, serve_probe, serve_observe) -> None:
     """The ingress awaits `asyncio.shield(self.down.work.remote(...))`; the downstream awaits
     3 s. The client leaves after 1 s: the downstream still records "cancelled" and never
     "down_finished", watched until well past the end of its 3 s."""
@@ -365,7 +416,13 @@ def test_can_7_shield_does_not_protect_handle_call(serve, serve_app, serve_probe
     assert down_received and down_received[0].t < departure.left_at, (
         "the downstream call had not started when the client left"
     )
-    serve_probe.wait_for("down_cancelled", tag="gone", timeout=REACT_S)
+    down_cancelled = serve_probe.wait_for("down_cancelled", tag="gone", timeout=REACT_S)
+    serve_observe.record(
+        "downstream CancelledError after disconnect",
+        down_cancelled.t - departure.left_at,
+        "s",
+        expected=f"within {REACT_S:g} s, shield or not",
+    )
     # Watch until 1.5 s past the moment the downstream would have finished.
     remaining = down_received[0].t + work_s + 1.5 - serve_probe.now()
     serve_probe.assert_absent("down_finished", tag="gone", during=max(remaining, 0.0))

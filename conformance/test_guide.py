@@ -271,18 +271,20 @@ def _printed_while_waiting(probe, sock, text, timeout):
             return _printed(probe, text, 0)  # fails, listing what was printed
 
 
-def _assert_streamed(probe, count):
+def _assert_streamed(probe, count, observe):
     """The example printed chunks '0'..'count-1' in order, as they arrived one by one:
     first to last at least 2/3 of the generator's own minimum span apart, and at least
-    half of the gaps between them real gaps."""
+    half of the gaps between them real gaps. Records the arrivals in `observe`."""
     got = [(e, m) for e in probe.events("print") if (m := GOT.fullmatch(e.data["text"]))]
     lines = "\n".join(e.data["text"] for e, _ in got)
     assert [m[2] for _, m in got] == [str(i) for i in range(count)], lines
     printed = [float(m[1]) for _, m in got]
-    assert printed == sorted(printed), f"the printed times go backwards:\n{lines}"
     arrived = [e.t - got[0][0].t for e, _ in got]
     timeline = ", ".join(f"{i}: +{t:.2f} s" for i, t in enumerate(arrived))
     least = MIN_SPREAD_SHARE * (count - 1) * ITEM_GAP_S
+    observe.record("the guide's client printed chunks at", arrived, "s", expected="one by one, 0.1 s apart")
+    observe.record("first to last chunk printed", arrived[-1], "s", expected=f"≥ {least:.2f} s")
+    assert printed == sorted(printed), f"the printed times go backwards:\n{lines}"
     assert arrived[-1] >= least, (
         f"chunks 0..{count - 1} arrived within {arrived[-1]:.2f} s, but the generator takes at "
         f"least {(count - 1) * ITEM_GAP_S:.1f} s to produce them: the body was buffered, not "
@@ -310,7 +312,7 @@ def test_ex01_counter_returns_query_params(_guide):
 
 
 @pytest.mark.clause("CAN-2", "ING-3", "ING-4")
-def test_ex02_startled_is_cancelled_when_client_leaves(_guide, serve_app, serve_probe):
+def test_ex02_startled_is_cancelled_when_client_leaves(_guide, serve_app, serve_probe, serve_observe):
     """Deploys the guide's `startled` function deployment (no request argument). A raw
     socket sends `GET /`. Once the replica has printed "Replica received request!" and
     nothing more for 0.5 s, the client closes the connection. The handler's `except
@@ -324,11 +326,18 @@ def test_ex02_startled_is_cancelled_when_client_leaves(_guide, serve_app, serve_
         serve_probe.assert_absent("print", text="Request got cancelled!", during=QUIET_S)
         leaving = serve_probe.now()
     cancelled = _printed(serve_probe, "Request got cancelled!", REACT_S)
+    serve_observe.record(
+        "CancelledError after disconnect",
+        cancelled.t - leaving,
+        "s",
+        expected=f"after the client left, within {REACT_S:g} s",
+        clause="CAN-2",
+    )
     assert cancelled.t >= leaving
 
 
 @pytest.mark.clause("CAN-6", "ING-3")
-def test_ex03_shield_lets_snore_finish(_guide, serve_app, serve_probe):
+def test_ex03_shield_lets_snore_finish(_guide, serve_app, serve_probe, serve_observe):
     """Deploys the guide's `app = SnoringSleeper.bind()`. A raw socket sends `GET /` and
     closes the connection as soon as the replica prints "SnoringSleeper received
     request!" (well within `snore()`'s 1 s sleep). The replica must then print "…request
@@ -345,6 +354,17 @@ def test_ex03_shield_lets_snore_finish(_guide, serve_app, serve_probe):
         leaving = serve_probe.now()
     cancelled = _printed(serve_probe, "SnoringSleeper's request was cancelled!", REACT_S)
     zzz = _printed(serve_probe, "ZZZ", REACT_S + 1)
+    serve_observe.record(
+        "shielded coroutine completed",
+        100 * (zzz.t - received.t),
+        "% of its sleep",
+        expected="100 % of its 1 s",
+        clause="CAN-6",
+        key=True,
+    )
+    serve_observe.record(
+        "CancelledError after disconnect", cancelled.t - leaving, "s", expected=f"within {REACT_S:g} s", clause="CAN-6"
+    )
     assert received.t < leaving <= cancelled.t < zzz.t, serve_probe.events("print")
     assert zzz.t - received.t >= 0.9, "snore() did not sleep its full second"
 
@@ -402,7 +422,7 @@ def test_ex07_ex08_echo_server_and_client(_guide, serve_probe):
 
 
 @pytest.mark.clause("STR-1")
-def test_ex09_stream_prints_chunks_as_they_come(_guide, serve_probe):
+def test_ex09_stream_prints_chunks_as_they_come(_guide, serve_probe, serve_observe):
     """Runs the guide's first `stream.py` (a sync generator, `max=10`) with its `requests`
     client, which prints "Got result …s after start: 'i'" per chunk. It must print
     chunks '0'..'9' in order, with the printed times never going backwards. The first and
@@ -410,11 +430,11 @@ def test_ex09_stream_prints_chunks_as_they_come(_guide, serve_probe):
     least half of the gaps must be 0.03 s or more."""
     example = _guide("ex09_stream")
     example.run()
-    _assert_streamed(serve_probe, 10)
+    _assert_streamed(serve_probe, 10, serve_observe)
 
 
 @pytest.mark.clause("STR-3")
-def test_ex10_leaving_client_cancels_generator(_guide, serve_probe):
+def test_ex10_leaving_client_cancels_generator(_guide, serve_probe, serve_observe):
     """Runs the guide's second `stream.py` (an async generator that never ends). Its
     client prints chunks '0'..'10' as they stream in, then "Client disconnecting", and
     leaves the loop. Leaving the loop drops the body iterator, which closes the
@@ -424,7 +444,14 @@ def test_ex10_leaving_client_cancels_generator(_guide, serve_probe):
     example = _guide("ex10_stream_cancel")
     example.run()
     example.end()
-    _assert_streamed(serve_probe, 11)
+    _assert_streamed(serve_probe, 11, serve_observe)
     disconnecting = _printed(serve_probe, "Client disconnecting", 0)
     cancelled = _printed(serve_probe, "Cancelled! Exiting.", REACT_S)
+    serve_observe.record(
+        "generator CancelledError after disconnect",
+        cancelled.t - disconnecting.t,
+        "s",
+        expected=f"after the client left, within {REACT_S:g} s",
+        key=True,
+    )
     assert cancelled.t > disconnecting.t, serve_probe.events("print")

@@ -63,7 +63,7 @@ def test_hdl_1_streaming_calls_yield_items_in_order(serve, serve_app) -> None:
 
 
 @pytest.mark.clause("HDL-2")
-def test_hdl_2_streaming_response_over_a_handle_stream(serve, serve_app, serve_probe) -> None:
+def test_hdl_2_streaming_response_over_a_handle_stream(serve, serve_app, serve_probe, serve_observe) -> None:
     """A FastAPI route returns `StreamingResponse` over `async for` of a streaming handle
     call to a downstream generator (`yield str(i); time.sleep(0.1)`, 10 items): each item
     reaches the HTTP client within 0.4 s of the downstream generator's pace, items 0 and 9
@@ -99,7 +99,7 @@ def test_hdl_2_streaming_response_over_a_handle_stream(serve, serve_app, serve_p
     warm = stream_chunks(f"{app.url}/numbers?{urlencode({'max': 2, 'tag': 'warm'})}")
     assert warm.status_code == 200 and warm.body == b"01"
     result = stream_chunks(f"{app.url}/numbers?{urlencode({'max': ITEMS, 'tag': 'run'})}")
-    assert_incremental(result, serve_probe.events("yield", tag="run"))
+    assert_incremental(result, serve_probe.events("yield", tag="run"), serve_observe)
 
 
 @pytest.mark.clause("HDL-3")

@@ -68,7 +68,7 @@ def _ask(app, model_id):
 
 
 @pytest.mark.clause("MUX-2")
-def test_mux_2_model_loaded_once_per_replica(serve, serve_app, serve_probe) -> None:
+def test_mux_2_model_loaded_once_per_replica(serve, serve_app, serve_probe, serve_observe) -> None:
     """Five requests for model "a" and two for "b": the loader runs once per model, and
     every request for a model gets the same model object (same token)."""
     app = serve_app(_models_app(serve, serve_probe, limit=3))
@@ -77,11 +77,12 @@ def test_mux_2_model_loaded_once_per_replica(serve, serve_app, serve_probe) -> N
     assert len(tokens_a) == 1 and len(tokens_b) == 1, (tokens_a, tokens_b)
     assert _ask(app, "a") in tokens_a, "model a was loaded again though it fits in the cache"
     loads = [e.data["model"] for e in serve_probe.events("load")]
+    serve_observe.record("model loads", ", ".join(loads) or "none", expected="a, b")
     assert loads == ["a", "b"], f"loads seen: {loads}"
 
 
 @pytest.mark.clause("MUX-3")
-def test_mux_3_least_recently_used_model_evicted(serve, serve_app, serve_probe) -> None:
+def test_mux_3_least_recently_used_model_evicted(serve, serve_app, serve_probe, serve_observe) -> None:
     """With `max_num_models_per_replica=2`: load a, b; use a again; load c → b (the least
     recently used) is evicted: its `__del__` is called and the object is collected, while a
     stays loaded (same token, no second load). Asking for b again loads it anew."""
@@ -97,6 +98,7 @@ def test_mux_3_least_recently_used_model_evicted(serve, serve_app, serve_probe) 
     _ask(app, "b")  # evicts c now: a was used after it
     serve_probe.wait_for("collected", model="c", timeout=REACT_S)
     loads = [e.data["model"] for e in serve_probe.events("load")]
+    serve_observe.record("model loads", ", ".join(loads) or "none", expected="a, b, c, b")
     assert loads == ["a", "b", "c", "b"], f"loads seen: {loads}"
 
 

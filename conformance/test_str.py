@@ -26,7 +26,7 @@ REACT_S = 5.0
 
 
 @pytest.mark.clause("STR-1")
-def test_str_1_sync_generator_streams_incrementally(serve, serve_app, serve_probe) -> None:
+def test_str_1_sync_generator_streams_incrementally(serve, serve_app, serve_probe, serve_observe) -> None:
     """The guide's StreamingResponder: `__call__` returns `StreamingResponse` over a sync
     generator doing `yield str(i); time.sleep(0.1)` for max=10. Each item reaches the
     client within 0.4 s of the generator's pace, items 0 and 9 arrive at least 60 % of the
@@ -53,11 +53,11 @@ def test_str_1_sync_generator_streams_incrementally(serve, serve_app, serve_prob
     assert warm.status_code == 200 and warm.body == b"01"
 
     result = stream_chunks(f"{app.url}/?{urlencode({'max': ITEMS, 'tag': 'run'})}")
-    assert_incremental(result, serve_probe.events("yield", tag="run"))
+    assert_incremental(result, serve_probe.events("yield", tag="run"), serve_observe)
 
 
 @pytest.mark.clause("STR-2")
-def test_str_2_fastapi_route_streams_incrementally(serve, serve_app, serve_probe) -> None:
+def test_str_2_fastapi_route_streams_incrementally(serve, serve_app, serve_probe, serve_observe) -> None:
     """As STR-1, from a FastAPI route (`@serve.ingress(app)`, `@app.get("/stream")`) that
     returns the StreamingResponse: each item arrives within 0.4 s of the generator's pace,
     items 0 and 9 at least 60 % of the generator's 0→9 time apart."""
@@ -86,11 +86,11 @@ def test_str_2_fastapi_route_streams_incrementally(serve, serve_app, serve_probe
     assert warm.status_code == 200 and warm.body == b"01"
 
     result = stream_chunks(f"{app.url}/stream?{urlencode({'max': ITEMS, 'tag': 'run'})}")
-    assert_incremental(result, serve_probe.events("yield", tag="run"))
+    assert_incremental(result, serve_probe.events("yield", tag="run"), serve_observe)
 
 
 @pytest.mark.clause("STR-3")
-def test_str_3_async_generator_cancelled_on_disconnect(serve, serve_app, serve_probe) -> None:
+def test_str_3_async_generator_cancelled_on_disconnect(serve, serve_app, serve_probe, serve_observe) -> None:
     """The guide's `generate_forever`: an async generator yielding every 0.1 s, with
     `except asyncio.CancelledError` recording "cancelled". The client reads 3 chunks and
     leaves: the generator records "cancelled" within a few seconds and yields nothing
@@ -126,6 +126,13 @@ def test_str_3_async_generator_cancelled_on_disconnect(serve, serve_app, serve_p
     departure = disconnect_after(f"{app.url}/?{urlencode({'tag': 'gone'})}", chunks=3)
     assert departure.status_code == 200 and departure.body_chunks >= 3
     cancelled = serve_probe.wait_for("cancelled", tag="gone", timeout=REACT_S)
+    serve_observe.record(
+        "generator CancelledError after disconnect",
+        cancelled.t - departure.left_at,
+        "s",
+        expected=f"within {REACT_S:g} s",
+        key=True,
+    )
     assert cancelled.t - departure.left_at < REACT_S
     last = serve_probe.events("yield", tag="gone")[-1].data["i"]
     serve_probe.assert_absent("yield", tag="gone", i=last + 1, during=0.5)

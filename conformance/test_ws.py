@@ -2,6 +2,9 @@
 
 # No `from __future__ import annotations`: FastAPI must see `ws: WebSocket` as a class,
 # and WebSocket is imported inside the tests (string annotations would not resolve).
+import statistics
+import time
+
 import pytest
 from websockets.exceptions import InvalidHandshake
 
@@ -9,7 +12,7 @@ RECV_TIMEOUT_S = 10.0
 
 
 @pytest.mark.clause("WS-1")
-def test_ws_1_echo_server(serve, serve_app):
+def test_ws_1_echo_server(serve, serve_app, serve_observe):
     """The guide's `EchoServer` (`@app.websocket("/")` at prefix `/`): the guide's two
     messages and a few more, each sent as text, come back as the same text, in order."""
     from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -30,14 +33,19 @@ def test_ws_1_echo_server(serve, serve_app):
                 print("Client disconnected.")
 
     app = serve_app(EchoServer.bind())
+    round_trips = []
     with app.ws("/") as websocket:
         for message in ("Eureka!", "I've found it!", "", "ünïcode ✓", "x" * 10_000):
+            sent = time.monotonic()
             websocket.send(message)
             assert websocket.recv(timeout=RECV_TIMEOUT_S) == message
+            round_trips.append(time.monotonic() - sent)
+    serve_observe.record("echo round trip (median)", statistics.median(round_trips), "s", key=True)
+    serve_observe.record("echo round trip (slowest)", max(round_trips), "s", expected=f"within {RECV_TIMEOUT_S:g} s")
 
 
 @pytest.mark.clause("WS-2")
-def test_ws_2_client_close_raises_disconnect(serve, serve_app, serve_probe):
+def test_ws_2_client_close_raises_disconnect(serve, serve_app, serve_probe, serve_observe):
     """The handler (at `/watch/events`) records each message it receives and, when
     `receive_text` raises `WebSocketDisconnect`, records that. After one echo the client
     closes; the disconnect record must appear only after the close, within 10 s."""
@@ -71,6 +79,12 @@ def test_ws_2_client_close_raises_disconnect(serve, serve_app, serve_probe):
         closing = serve_probe.now()
     # Leaving the block closed the connection (close frame, code 1000).
     disconnect = serve_probe.wait_for("ws-disconnect", timeout=RECV_TIMEOUT_S)
+    serve_observe.record(
+        "WebSocketDisconnect after the client closed",
+        disconnect.t - closing,
+        "s",
+        expected=f"after the close (≥ 0 s), within {RECV_TIMEOUT_S:g} s",
+    )
     assert disconnect.t >= closing
 
 

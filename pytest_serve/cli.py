@@ -1,12 +1,19 @@
-"""`pytest-serve certify`: run the conformance suite against an implementation and
-write its certification report. Exit code 0 when certified, 1 when not, 2 on usage
-errors."""
+"""The `pytest-serve` command.
+
+- `certify`: run the conformance suite against an implementation and write its
+  certification report (report.json, report.md, report.html). Exit code 0 when
+  certified, 1 when not, 2 on usage errors.
+- `compare REPORT...`: reports side by side, clause by implementation, as Markdown and HTML.
+- `verify REPORT`: whether a report comes from the unmodified suite installed here
+  (0 verified, 1 rejected, 2 cannot tell).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
         "certify",
         help="run the conformance suite and write a certification report",
         description="Run the conformance suite against an implementation and write "
-        "report.json and report.md. Exit code 0 means certified.",
+        "report.json, report.md and report.html. Exit code 0 means certified. With "
+        "$GITHUB_STEP_SUMMARY set, report.md is appended to that file too.",
     )
     certify.add_argument(
         "--impl",
@@ -37,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         "--report",
         default=None,
         metavar="DIR",
-        help="directory for report.json and report.md (default: ./serve-report/<impl>)",
+        help="directory for report.json, report.md and report.html (default: ./serve-report/<impl>)",
     )
     certify.add_argument(
         "--deviations", default=None, metavar="FILE", help="declared deviations (YAML: clause ID: reason)"
@@ -56,7 +64,27 @@ def _parser() -> argparse.ArgumentParser:
         + ", ".join(f"{n} for {impl}" for impl, n in AUTO_WORKERS.items())
         + ", 1 for other implementations, 1 without pytest-xdist; 1 runs in this process",
     )
+    certify.add_argument(
+        "--junitxml", default=None, metavar="FILE", help="also write a JUnit XML file, with each test's clause IDs"
+    )
     certify.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    compare = sub.add_parser(
+        "compare",
+        help="certification reports side by side",
+        description="A matrix of clause × implementation: verdict and headline figure, marked where "
+        "they differ from the first report's. Prints Markdown unless --markdown or --html is given.",
+    )
+    compare.add_argument("reports", nargs="+", metavar="REPORT", help="a report.json, or a folder holding one")
+    compare.add_argument("--markdown", default=None, metavar="FILE", help="write the comparison as Markdown")
+    compare.add_argument("--html", default=None, metavar="FILE", help="write the comparison as one HTML page")
+    verify = sub.add_parser(
+        "verify",
+        help="check that a report comes from the unmodified suite",
+        description="Check a report against the conformance suite installed here: its suite files, "
+        "adapter and verdicts. Exit code 0: verified; 1: rejected; 2: cannot tell (other suite "
+        "version, unreadable report, modified installation).",
+    )
+    verify.add_argument("report", metavar="REPORT", help="a report.json, or a folder holding one")
     return parser
 
 
@@ -89,9 +117,17 @@ def _xdist_args(impl: str, workers: int | None) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "compare":
+        return _compare(args)
+    if args.command == "verify":
+        return _verify(args)
+    return _certify(args)
+
+
+def _certify(args: argparse.Namespace) -> int:
     import pytest
 
-    args = _parser().parse_args(argv)
     slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in args.impl)
     report_dir = Path(args.report or Path("serve-report") / slug)
     spec = importlib.util.find_spec("conformance")  # found, not imported: pytest imports it
@@ -123,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.deviations:
         pytest_args.append(f"--serve-deviations={args.deviations}")
     pytest_args += [f"--clause={c}" for c in args.clause]
+    if args.junitxml:
+        pytest_args.append(f"--junitxml={Path(args.junitxml).resolve()}")
     pytest_args += _xdist_args(args.impl, args.workers)
     pytest_args += args.pytest_args
     started = time.monotonic()
@@ -135,9 +173,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pytest-serve: no report was written (pytest exit code {int(code)})", file=sys.stderr)
         return 2
     print(f"pytest-serve certify: {args.impl} took {elapsed:.1f} s")
+    _append_step_summary(report_dir / "report.md")
     # A run limited with --clause is judged on the clauses it ran ("passed"); a full run
     # on certification.
     return 0 if json.loads(report.read_text(encoding="utf-8"))["passed"] else 1
+
+
+def _append_step_summary(markdown: Path) -> None:
+    """On GitHub Actions, the report's Markdown goes into the job's summary page."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary:
+        return
+    try:
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write(markdown.read_text(encoding="utf-8") + "\n")
+    except OSError as err:
+        print(f"pytest-serve: cannot append to $GITHUB_STEP_SUMMARY ({summary}): {err}", file=sys.stderr)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import Comparison
+    from .report import load_report
+
+    try:
+        comparison = Comparison([load_report(path) for path in args.reports])
+    except ValueError as err:
+        print(f"pytest-serve compare: {err}", file=sys.stderr)
+        return 2
+    if args.markdown:
+        Path(args.markdown).write_text(comparison.to_markdown(), encoding="utf-8")
+    if args.html:
+        Path(args.html).write_text(comparison.to_html(), encoding="utf-8")
+    if not (args.markdown or args.html):
+        print(comparison.to_markdown())
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .verify import verify_file
+
+    result = verify_file(args.report)
+    for line in result.checked:
+        print(f"  ok: {line}")
+    for problem in result.problems:
+        print(f"  PROBLEM: {problem}")
+    print(result.verdict)
+    if result.cannot:
+        return 2
+    return 0 if result.verified else 1
 
 
 if __name__ == "__main__":

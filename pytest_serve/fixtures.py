@@ -16,7 +16,8 @@ import pytest
 from .adapters import Adapter, AdapterError
 from .deployed import DeployedApp
 from .manager import InstanceManager
-from .markers import instance_config
+from .markers import clause_ids, instance_config
+from .observe import PROPERTY, Observation, Observer, encode
 from .probe import Probe
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "serve_http_timeout",
     "serve_instance",
     "serve_module",
+    "serve_observe",
     "serve_probe",
 ]
 
@@ -195,3 +197,17 @@ def serve_probe(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
     deployments (e.g. `.bind(serve_probe)`) and wait on what they record."""
     directory = tmp_path_factory.mktemp("serve-probe", numbered=True)
     return Probe(directory / "events.jsonl")
+
+
+@pytest.fixture
+def serve_observe(request: pytest.FixtureRequest) -> Observer:
+    """function scope · `Observer` · records what this test measured, against its clauses:
+    `serve_observe.record("idle close after", 5.01, "s", expected="5 s")`. Each record
+    goes into the test's `user_properties` (so xdist and `--junitxml` carry it) and into
+    the certification report, per test and per clause."""
+    item = request.node
+
+    def keep(observation: Observation) -> None:
+        item.user_properties.append((PROPERTY, encode(observation)))
+
+    return Observer(clause_ids(item), keep)

@@ -19,6 +19,7 @@ from .fixtures import (
     serve_http_timeout,
     serve_instance,
     serve_module,
+    serve_observe,
     serve_probe,
 )
 from .manager import DEFAULT_CONFIG, InstanceManager
@@ -33,6 +34,7 @@ __all__ = [
     "serve_http_timeout",
     "serve_instance",
     "serve_module",
+    "serve_observe",
     "serve_probe",
 ]
 
@@ -153,7 +155,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         config.pluginmanager.register(XdistWorker(config, _group_key), "serve-xdist-worker")
     elif config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistController(manager), "serve-xdist-controller")
+        config.pluginmanager.register(XdistController(manager, collector.add_collected), "serve-xdist-controller")
 
 
 def _config_key(item: pytest.Item) -> str:

@@ -1,4 +1,5 @@
-"""Certification reports: per-clause verdicts to JSON and Markdown. No pytest import.
+"""Certification reports: per-clause verdicts, what was measured, and where the report
+came from; to and from JSON, written as JSON, Markdown and HTML. No pytest import.
 
 Verdicts, autobahn-style grades rather than booleans:
   pass       every test of the clause passed
@@ -10,7 +11,8 @@ Verdicts, autobahn-style grades rather than booleans:
 A declared deviation whose tests all pass is graded `pass` and flagged.
 
 Two tiers: "guide" (the HTTP guide's clauses, which alone decide CERTIFIED) and
-"api" (the Serve API beyond the guide), whose verdict is stated beside it.
+"api" (the Serve API beyond the guide), whose verdict is stated beside it. A report
+whose suite was modified (see integrity.py) is never CERTIFIED.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TIER_TITLES", "VERDICTS", "ClauseResult", "Report", "TestOutcome", "grade"]
+from .integrity import Integrity
+from .observe import Figure, Observation, headline
+
+__all__ = ["TIER_TITLES", "VERDICTS", "ClauseResult", "Report", "TestOutcome", "grade", "load_report"]
 
 VERDICTS = ("pass", "fail", "deviation", "error", "skipped", "untested")
 TIER_TITLES = {
@@ -29,6 +34,7 @@ TIER_TITLES = {
     "api": "Serve API beyond the HTTP guide",
 }
 _OK = ("pass", "deviation")
+MODIFIED = "modified suite"
 
 
 @dataclass
@@ -37,6 +43,17 @@ class TestOutcome:
     outcome: str  # passed | failed | error | skipped
     duration: float = 0.0
     message: str = ""
+    observations: list[Observation] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TestOutcome:
+        return cls(
+            str(data["nodeid"]),
+            str(data["outcome"]),
+            float(data.get("duration", 0.0)),
+            str(data.get("message", "")),
+            [Observation.from_json(o) for o in data.get("observations", [])],
+        )
 
 
 @dataclass
@@ -59,6 +76,29 @@ class ClauseResult:
         if failed:
             return failed[0].message
         return f"{len(self.tests)} test(s)"
+
+    def observations(self) -> list[tuple[str, Observation]]:
+        """(test node ID, observation) for what the clause's tests recorded against it."""
+        return [(t.nodeid, o) for t in self.tests for o in t.observations if self.id in o.clauses]
+
+    @property
+    def figure(self) -> Figure | None:
+        """The headline figure of the clause, if its tests measured anything."""
+        return headline([o for _, o in self.observations()])
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ClauseResult:
+        return cls(
+            str(data["id"]),
+            str(data["level"]),
+            str(data["group"]),
+            str(data["text"]),
+            str(data["verdict"]),
+            [TestOutcome.from_json(t) for t in data.get("tests", [])],
+            data.get("deviation_reason"),
+            str(data.get("note", "")),
+            str(data.get("tier", "guide")),
+        )
 
 
 def grade(tests: list[TestOutcome], deviation: str | None) -> tuple[str, str]:
@@ -87,29 +127,38 @@ class Report:
     duration_s: float
     clauses: list[ClauseResult]
     selection: list[str] = field(default_factory=list)  # --clause prefixes; empty: all
+    integrity: Integrity | None = None  # None: made before reports recorded their origin
 
     def _documented(self, tier: str) -> list[ClauseResult]:
         return [c for c in self.clauses if c.level == "documented" and c.tier == tier]
 
     @property
+    def modified(self) -> bool:
+        """The suite that ran is not the released one, or not all of the selection ran."""
+        return self.integrity is not None and self.integrity.modified
+
+    @property
     def certified(self) -> bool:
         """Every documented clause of the HTTP-guide tier passes or is a declared
-        deviation (needs a full run)."""
-        return all(c.verdict in _OK for c in self._documented("guide"))
+        deviation (needs a full run), on the unmodified suite."""
+        return not self.modified and all(c.verdict in _OK for c in self._documented("guide"))
 
     @property
     def passed(self) -> bool:
         """Certified; for a run limited with --clause: every guide clause that ran passed
-        or deviated."""
+        or deviated, on the unmodified suite."""
         if not self.selection:
             return self.certified
-        return all(c.verdict in (*_OK, "untested") for c in self._documented("guide"))
+        return not self.modified and all(c.verdict in (*_OK, "untested") for c in self._documented("guide"))
 
     @property
     def status(self) -> str:
         if self.selection:
             verdict = "PASSED" if self.passed else "FAILED"
-            return f"{verdict} (partial run: {', '.join(self.selection)}; not a certification)"
+            modified = f"{MODIFIED}; " if self.modified else ""
+            return f"{verdict} ({modified}partial run: {', '.join(self.selection)}; not a certification)"
+        if self.modified:
+            return f"NOT CERTIFIED ({MODIFIED})"
         return "CERTIFIED" if self.certified else "NOT CERTIFIED"
 
     @property
@@ -132,8 +181,14 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        for clause, entry in zip(self.clauses, data["clauses"], strict=True):
+            # Derived, for readers of the JSON: what the clause's tests measured for it.
+            figure = clause.figure
+            entry["figure"] = figure.text() if figure else ""
+            entry["observations"] = [{"test": nodeid, **o.to_json()} for nodeid, o in clause.observations()]
         data["certified"] = self.certified
         data["passed"] = self.passed
+        data["status"] = self.status
         data["api_status"] = self.api_status
         data["summary"] = {
             "documented": self.counts("documented", "guide"),
@@ -142,55 +197,57 @@ class Report:
         }
         return data
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Report:
+        """The report a `report.json` holds (derived fields are recomputed, not read)."""
+        integrity = data.get("integrity")
+        return cls(
+            str(data["suite_version"]),
+            str(data["catalogue_hash"]),
+            {str(k): str(v) for k, v in data["implementation"].items()},
+            {str(k): str(v) for k, v in data.get("environment", {}).items()},
+            str(data.get("started_at", "")),
+            float(data.get("duration_s", 0.0)),
+            [ClauseResult.from_json(c) for c in data["clauses"]],
+            [str(s) for s in data.get("selection", [])],
+            Integrity.from_json(integrity) if integrity else None,
+        )
+
     def write(self, directory: str | Path) -> list[Path]:
+        """report.json, report.md and report.html in `directory`."""
+        from .htmlreport import render_html
+        from .markdown import render_markdown
+
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        json_path, md_path = out / "report.json", out / "report.md"
-        json_path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        md_path.write_text(self.to_markdown(), encoding="utf-8")
-        return [json_path, md_path]
+        paths = out / "report.json", out / "report.md", out / "report.html"
+        paths[0].write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        paths[1].write_text(render_markdown(self), encoding="utf-8")
+        paths[2].write_text(render_html(self), encoding="utf-8")
+        return list(paths)
 
     def to_markdown(self) -> str:
-        impl = self.implementation
-        status = self.status
-        lines = [
-            f"# Conformance report: {impl.get('name')} {impl.get('version', '')}".rstrip(),
-            "",
-            f"**{status}** — every documented clause of the HTTP guide must pass or be a declared deviation.",
-            "",
-            f"**Serve API beyond the HTTP guide: {self.api_status}** — reported beside the "
-            "certification, which it does not decide.",
-            "",
-            f"- Suite {self.suite_version}, clause catalogue `{self.catalogue_hash}`",
-            f"- Adapter `{impl.get('adapter')}`; Python {self.environment.get('python')} on "
-            f"{self.environment.get('platform')}",
-            f"- Started {self.started_at}, took {self.duration_s:.1f} s",
-            "",
-        ]
-        sections = (
-            ("guide", "documented", "HTTP guide: documented clauses"),
-            ("guide", "recommended", "HTTP guide: recommended (beyond the guide)"),
-            ("api", "documented", "Serve API beyond the HTTP guide"),
-        )
-        for tier, level, title in sections:
-            rows = [c for c in self.clauses if c.level == level and c.tier == tier]
-            if not rows:
-                continue
-            counts = self.counts(level, tier)
-            summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-            lines += [f"## {title}: {summary}", "", "| Clause | Promise | Verdict | Detail |", "|---|---|---|---|"]
-            lines += [f"| {c.id} | {_cell(c.text)} | **{c.verdict}** | {_cell(c.detail)} |" for c in rows]
-            lines.append("")
-        return "\n".join(lines)
+        from .markdown import render_markdown
 
-    def table_rows(self) -> Iterable[tuple[str, str, str]]:
-        for c in self.clauses:
-            yield c.id, c.verdict, c.detail
+        return render_markdown(self)
 
 
-def _cell(text: str, limit: int = 220) -> str:
-    text = " ".join(str(text).split()).replace("|", "\\|")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def load_report(path: str | Path) -> Report:
+    """The report in a `report.json`, or in the `report.json` of a directory. Raises
+    ValueError naming the file when it is missing or not a report."""
+    source = Path(path)
+    if source.is_dir():
+        source = source / "report.json"
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{source}: no such file (give a report.json or the folder holding one)") from None
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{source}: cannot read it as JSON: {err}") from None
+    try:
+        return Report.from_json(data)
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
+        raise ValueError(f"{source}: not a pytest-serve report ({type(err).__name__}: {err})") from None
 
 
 def deviations_from(data: Mapping[str, Any], known: Iterable[str]) -> dict[str, str]:

@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 
+from . import integrity
 from .manager import InstanceManager
-from .report import ClauseResult, Report, TestOutcome, deviations_from, grade
+from .markers import clause_ids
+from .observe import decode
+from .report import MODIFIED, ClauseResult, Report, TestOutcome, deviations_from, grade
+from .xdist import COLLECTED_KEY
 
 __all__ = ["ResultCollector"]
 
@@ -34,10 +38,32 @@ class ResultCollector:
         self.manager = manager
         self.tests: dict[str, TestOutcome] = {}
         self.by_clause: dict[str, list[str]] = {}
+        # What collection found, before any deselection: the suite's clause tests (node
+        # ID → clause IDs) and the clause tests from files outside the suite.
+        self.collected: dict[str, list[str]] = {}
+        self.outside: set[str] = set()
         self.started = time.time()
         self.report: Report | None = None
         # Read now so a bad file stops the run before any test, not after all of them.
         self.declared = self._deviations_file()
+
+    @pytest.hookimpl(tryfirst=True)  # before -k, -m, --deselect and --clause drop any
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        suite = integrity.suite_dir()
+        for item in items:
+            ids = clause_ids(item)
+            if not ids:
+                continue
+            nodeid = _plain_nodeid(item.nodeid)
+            if item.path.resolve().is_relative_to(suite):
+                self.collected[nodeid] = ids
+            else:
+                self.outside.add(nodeid)
+
+    def add_collected(self, collected: dict[str, Any]) -> None:
+        """Take what an xdist worker collected (the controller collects nothing itself)."""
+        self.collected.update({str(k): [str(c) for c in v] for k, v in collected.get("suite", {}).items()})
+        self.outside.update(str(n) for n in collected.get("outside", []))
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -51,6 +77,9 @@ class ResultCollector:
             for clause in clauses:
                 self.by_clause.setdefault(clause, []).append(nodeid)
         outcome.duration += report.duration
+        observations = decode(report.user_properties)
+        if len(observations) >= len(outcome.observations):  # each phase's report carries all so far
+            outcome.observations = observations
         if report.skipped and outcome.outcome == "passed":
             outcome.outcome = "skipped"
             outcome.message = _skip_reason(report)
@@ -60,8 +89,12 @@ class ResultCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.tests or hasattr(self.config, "workerinput"):
-            return  # nothing clause-marked ran, or an xdist worker (the controller reports)
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller reports
+            workeroutput[COLLECTED_KEY] = {"suite": self.collected, "outside": sorted(self.outside)}
+            return
+        if not self.tests:
+            return  # nothing clause-marked ran
         self.report = self._build()
         directory = self.config.option.serve_report
         if directory:
@@ -131,6 +164,27 @@ class ResultCollector:
             duration_s=time.time() - self.started,
             clauses=results,
             selection=list(self.config.option.serve_clauses),
+            integrity=self._integrity(type(adapter)),
+        )
+
+    def _integrity(self, adapter_type: type) -> integrity.Integrity:
+        """The suite's files against its listing, and the tests that ran against the
+        suite's tests that the selection asks for."""
+        suite = integrity.suite_dir()
+        files = integrity.suite_files(suite)
+        try:
+            problems = integrity.check_files(files, integrity.read_manifest(suite))
+        except ValueError as err:
+            problems = [str(err)]
+        prefixes = self.config.option.serve_clauses
+        expected = [
+            nodeid
+            for nodeid, ids in self.collected.items()
+            if not prefixes or any(i.startswith(p) for i in ids for p in prefixes)
+        ]
+        problems += integrity.run_problems(self.tests, expected, self.outside)
+        return integrity.Integrity(
+            integrity.suite_hash(files), files, integrity.adapter_fingerprint(adapter_type), problems
         )
 
     @pytest.hookimpl
@@ -149,7 +203,7 @@ class ResultCollector:
             )
             tr.write(f"{c.id:<{width}}  ")
             tr.write(f"{c.verdict:<9}", **color)
-            tr.write_line(f"  {_short(c.detail)}")
+            tr.write_line(f"  {_short(_line(c))}")
         status = report.status
         tr.write_line(
             f"{report.implementation['name']} {report.implementation['version']}: {status} "
@@ -168,11 +222,26 @@ class ResultCollector:
                 red=api == "FAILED",
                 yellow=api in ("INCOMPLETE", "NOT RUN"),
             )
+        if report.integrity is not None:
+            for problem in report.integrity.problems:
+                tr.write_line(f"{MODIFIED}: {problem}", red=True)
         if self.config.option.serve_report:
-            tr.write_line(f"report written to {self.config.option.serve_report}/report.md and report.json")
+            directory = self.config.option.serve_report
+            tr.write_line(f"report written to {directory}/report.md, report.html and report.json")
 
     def _selected_all(self) -> bool:
         return not self.config.option.serve_clauses
+
+
+def _line(clause: ClauseResult) -> str:
+    """A clause's terminal line: its figure when it passed and measured something, else
+    its detail (with the figure when there is one)."""
+    figure = clause.figure
+    if figure is None:
+        return clause.detail
+    if clause.verdict == "pass" and not clause.note:
+        return figure.text()
+    return f"{figure.text(with_expected=clause.verdict != 'pass')} — {clause.detail}"
 
 
 def _counts(counts: dict[str, int]) -> str:

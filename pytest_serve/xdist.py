@@ -25,6 +25,7 @@ __all__ = ["XdistController", "XdistWorker"]
 
 GROUPS_DIR_KEY = "serve_groups_dir"
 STARTS_KEY = "serve_starts"
+COLLECTED_KEY = "serve_collected"  # what a worker's ResultCollector collected
 
 
 def _group_of(item: pytest.Item) -> str | None:
@@ -61,11 +62,12 @@ class XdistWorker:
 
 
 class XdistController:
-    """On the xdist controller: schedules by the groups the workers wrote, and adds up
-    the instance starts they report."""
+    """On the xdist controller: schedules by the groups the workers wrote, adds up the
+    instance starts they report, and hands what each collected to `on_collected`."""
 
-    def __init__(self, manager: InstanceManager) -> None:
+    def __init__(self, manager: InstanceManager, on_collected: Callable[[dict[str, Any]], None]) -> None:
         self.manager = manager
+        self.on_collected = on_collected
         self.groups_dir = tempfile.mkdtemp(prefix="pytest-serve-groups-")
 
     def pytest_configure_node(self, node: Any) -> None:
@@ -78,9 +80,12 @@ class XdistController:
         return _grouped_scheduling(config, log, Path(self.groups_dir))
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        starts, configs = getattr(node, "workeroutput", {}).get(STARTS_KEY, (0, []))
+        output = getattr(node, "workeroutput", {})
+        starts, configs = output.get(STARTS_KEY, (0, []))
         self.manager.starts += starts
         self.manager.configs.update(configs)
+        if COLLECTED_KEY in output:
+            self.on_collected(output[COLLECTED_KEY])
 
     def pytest_unconfigure(self) -> None:
         shutil.rmtree(self.groups_dir, ignore_errors=True)

@@ -14,7 +14,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -206,6 +206,8 @@ def _ship_by_value(app: Any) -> None:
     import test modules (pytest puts their folders on the driver's sys.path only)."""
     from ray import cloudpickle
 
+    # Typed here: Ray's cloudpickle has no annotations when Ray is installed.
+    register_by_value: Callable[[ModuleType], None] = cloudpickle.register_pickle_by_value
     seen: set[int] = set()
     stack = [app]
     while stack:
@@ -217,7 +219,7 @@ def _ship_by_value(app: Any) -> None:
         module = sys.modules.get(getattr(deployment.func_or_class, "__module__", "") or "")
         if module is not None and _is_test_module(module):
             try:
-                cloudpickle.register_pickle_by_value(module)
+                register_by_value(module)
             except ValueError:
                 pass
         stack.extend(deployment.init_args)

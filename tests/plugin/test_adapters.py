@@ -208,7 +208,7 @@ def test_vendor_adapter_runs_tests_and_reports(pytester: pytest.Pytester, run_su
     assert by_id["RET-3"]["deviation_reason"] == "acme always answers application/json"
     markdown = (report_dir / "report.md").read_text(encoding="utf-8")
     assert markdown.startswith("# Conformance report: acme 9.9\n")
-    assert "| RET-3 |" in markdown and "**deviation** | declared: acme always answers application/json |" in markdown
+    assert "| RET-3 |" in markdown and "**deviation** |  | declared: acme always answers application/json |" in markdown
 
 
 def test_module_impl_runs_tests(pytester: pytest.Pytester, run_subprocess: Run) -> None:

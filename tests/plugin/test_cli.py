@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,11 @@ CLI_TIMEOUT_S = 300
 HAS_RET_TESTS = (Path(conformance.__file__).parent / "test_ret.py").exists()
 
 
-def certify(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m pytest_serve certify ARGS` in `cwd`, with no pytest or pytest-serve settings from our env."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_SERVE_IMPL")}
+def certify(*args: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m pytest_serve certify ARGS` in `cwd`, with no pytest or pytest-serve settings from
+    our env (nor a CI's step summary), plus `extra_env`."""
+    unset = ("PYTEST_ADDOPTS", "PYTEST_SERVE_IMPL", "GITHUB_STEP_SUMMARY")
+    env = {k: v for k, v in os.environ.items() if k not in unset} | extra_env
     return subprocess.run(
         [sys.executable, "-m", "pytest_serve", "certify", *args],
         cwd=cwd,
@@ -32,11 +35,23 @@ def certify(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def certified_ret_2(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """Module scope · (CompletedProcess, report dir) · `certify --clause RET-2 --report DIR`, run once."""
+    """Module scope · (CompletedProcess, report dir) · `certify --clause RET-2 --report DIR
+    --junitxml junit.xml`, with $GITHUB_STEP_SUMMARY at summary.md (holding one line already), run once."""
     if not HAS_RET_TESTS:
         pytest.skip("conformance/test_ret.py does not exist yet: no test checks RET-2")
     cwd = tmp_path_factory.mktemp("certify")
-    return certify("--clause", "RET-2", "--report", str(cwd / "report"), cwd=cwd), cwd / "report"
+    (cwd / "summary.md").write_text("# an earlier step\n", encoding="utf-8")
+    done = certify(
+        "--clause",
+        "RET-2",
+        "--report",
+        str(cwd / "report"),
+        "--junitxml",
+        "junit.xml",
+        cwd=cwd,
+        GITHUB_STEP_SUMMARY=str(cwd / "summary.md"),
+    )
+    return done, cwd / "report"
 
 
 def test_certify_clause_writes_report(certified_ret_2: tuple[subprocess.CompletedProcess[str], Path]) -> None:
@@ -50,6 +65,28 @@ def test_certify_clause_exits_0(certified_ret_2: tuple[subprocess.CompletedProce
     """`certify --clause RET-2` exits 0 when RET-2 passes on the reference implementation."""
     done, _ = certified_ret_2
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_certify_appends_the_summary_for_github(
+    certified_ret_2: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """With $GITHUB_STEP_SUMMARY set, certify appends report.md to that file, after what was there."""
+    _, report_dir = certified_ret_2
+    summary = (report_dir.parent / "summary.md").read_text(encoding="utf-8")
+    assert summary == "# an earlier step\n" + (report_dir / "report.md").read_text(encoding="utf-8") + "\n"
+
+
+def test_certify_junitxml_carries_clause_ids(certified_ret_2: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    """`certify --junitxml FILE` (relative to where certify runs) writes JUnit XML whose test
+    cases carry their clause IDs as `serve_clause` properties."""
+    _, report_dir = certified_ret_2
+    root = ET.parse(report_dir.parent / "junit.xml").getroot()
+    clauses = {
+        case.get("name"): sorted(p.get("value") or "" for p in case.iter("property") if p.get("name") == "serve_clause")
+        for case in root.iter("testcase")
+    }
+    assert clauses["test_ret_2_query_params_become_json_object"] == ["RET-2"]
+    assert clauses["test_ex01_counter_returns_query_params"] == ["ING-2", "RET-2"]
 
 
 def test_certify_bad_impl_exits_2(tmp_path: Path) -> None:

@@ -157,8 +157,9 @@ def test_report_writes_json_and_markdown(graded: tuple[pytest.RunResult, Path]) 
     assert report["implementation"]["name"] == "reference"
     markdown = (report_dir / "report.md").read_text(encoding="utf-8")
     assert markdown.startswith("# Conformance report: reference ")
-    assert "**NOT CERTIFIED**" in markdown
-    assert "| RET-2 |" in markdown and "| **fail** | AssertionError: RET-2 broke |" in markdown
+    # Its tests are not the suite's: a report, but never a certification.
+    assert "**NOT CERTIFIED (modified suite)**" in markdown
+    assert "| RET-2 |" in markdown and "| **fail** |  | AssertionError: RET-2 broke |" in markdown
     assert "## HTTP guide: recommended (beyond the guide): 3 untested" in markdown
     api_clauses = sum(1 for c in CLAUSES.values() if c.tier == "api")
     assert f"## Serve API beyond the HTTP guide: {api_clauses} untested" in markdown
@@ -194,10 +195,11 @@ def test_terminal_shows_conformance_section(graded: tuple[pytest.RunResult, Path
             "PFX-1 * error * RuntimeError: fixture exploded",
             "CAN-1 * deviation * declared: acme answers 504 on timeout",
             "CAN-2 * pass * declared deviation not needed (acme may not cancel)",
-            "reference *: NOT CERTIFIED (documented: 3 pass, 1 fail, 1 deviation, 1 error, 1 skipped, "
+            "reference *: NOT CERTIFIED (modified suite) (documented: 3 pass, 1 fail, 1 deviation, 1 error, 1 skipped, "
             "28 untested; recommended: 3 untested)",
             "Serve API beyond the HTTP guide: NOT RUN (* untested)",
-            "report written to *report/report.md and report.json",
+            "modified suite: 8 clause test(s) from outside the suite ran: *",
+            "report written to *report/report.md, report.html and report.json",
         ]
     )
 
