@@ -7,7 +7,11 @@ Verdicts, autobahn-style grades rather than booleans:
   error      a test could not run (setup/teardown error)
   skipped    every test was skipped
   untested   no test of the clause ran in this session
-A declared deviation whose tests all pass is graded `pass` and flagged.
+  not-testable  the instance cannot run a test of the clause as it needs (a running
+             cluster whose settings are its operator's); the reason is given
+A declared deviation whose tests all pass is graded `pass` and flagged. A run whose
+only other grades are not-testable certifies the instance as it is configured, and
+says which clauses that leaves out.
 
 Two tiers: "guide" (the HTTP guide's clauses, which alone decide CERTIFIED) and
 "api" (the Serve API beyond the guide), whose verdict is stated beside it.
@@ -23,18 +27,18 @@ from typing import Any
 
 __all__ = ["TIER_TITLES", "VERDICTS", "ClauseResult", "Report", "TestOutcome", "grade"]
 
-VERDICTS = ("pass", "fail", "deviation", "error", "skipped", "untested")
+VERDICTS = ("pass", "fail", "deviation", "error", "skipped", "untested", "not-testable")
 TIER_TITLES = {
     "guide": "HTTP guide",
     "api": "Serve API beyond the HTTP guide",
 }
-_OK = ("pass", "deviation")
+_OK = ("pass", "deviation", "not-testable")
 
 
 @dataclass
 class TestOutcome:
     nodeid: str
-    outcome: str  # passed | failed | error | skipped
+    outcome: str  # passed | failed | error | skipped | not-testable
     duration: float = 0.0
     message: str = ""
 
@@ -50,6 +54,7 @@ class ClauseResult:
     deviation_reason: str | None = None
     note: str = ""
     tier: str = "guide"
+    untestable_reason: str | None = None
 
     @property
     def detail(self) -> str:
@@ -70,6 +75,11 @@ def grade(tests: list[TestOutcome], deviation: str | None) -> tuple[str, str]:
         return "error", ""
     if "failed" in outcomes:
         return ("deviation", f"declared: {deviation}") if deviation else ("fail", "")
+    untestable = [t for t in tests if t.outcome == "not-testable"]
+    if untestable:
+        passed = sum(t.outcome == "passed" for t in tests)
+        also = f" ({passed} other test(s) of the clause passed)" if passed else ""
+        return "not-testable", f"not testable on this instance: {untestable[0].message}{also}"
     if outcomes == {"skipped"}:
         return "skipped", tests[0].message
     if deviation:
@@ -87,6 +97,7 @@ class Report:
     duration_s: float
     clauses: list[ClauseResult]
     selection: list[str] = field(default_factory=list)  # --clause prefixes; empty: all
+    observations: dict[str, Any] = field(default_factory=dict)  # Adapter.observations()
 
     def _documented(self, tier: str) -> list[ClauseResult]:
         return [c for c in self.clauses if c.level == "documented" and c.tier == tier]
@@ -105,12 +116,22 @@ class Report:
             return self.certified
         return all(c.verdict in (*_OK, "untested") for c in self._documented("guide"))
 
+    def untestable(self) -> list[str]:
+        """The documented HTTP-guide clauses graded not-testable."""
+        return [c.id for c in self._documented("guide") if c.verdict == "not-testable"]
+
     @property
     def status(self) -> str:
+        untestable = self.untestable()
+        left_out = f"; not testable here: {', '.join(untestable)}" if untestable else ""
         if self.selection:
             verdict = "PASSED" if self.passed else "FAILED"
-            return f"{verdict} (partial run: {', '.join(self.selection)}; not a certification)"
-        return "CERTIFIED" if self.certified else "NOT CERTIFIED"
+            return f"{verdict} (partial run: {', '.join(self.selection)}; not a certification{left_out})"
+        if not self.certified:
+            return "NOT CERTIFIED"
+        if untestable:
+            return f"CERTIFIED AS CONFIGURED ({len(untestable)} clause(s) not testable here: {', '.join(untestable)})"
+        return "CERTIFIED"
 
     @property
     def api_status(self) -> str:
@@ -121,6 +142,8 @@ class Report:
             return "NOT RUN"
         if verdicts - {*_OK, "untested"}:
             return "FAILED"
+        if "not-testable" in verdicts:
+            return "PASSED AS CONFIGURED" if "untested" not in verdicts else "INCOMPLETE"
         return "INCOMPLETE" if "untested" in verdicts else "PASSED"
 
     def counts(self, level: str | None = None, tier: str | None = None) -> dict[str, int]:
@@ -181,11 +204,34 @@ class Report:
             lines += [f"## {title}: {summary}", "", "| Clause | Promise | Verdict | Detail |", "|---|---|---|---|"]
             lines += [f"| {c.id} | {_cell(c.text)} | **{c.verdict}** | {_cell(c.detail)} |" for c in rows]
             lines.append("")
+        lines += _observations_markdown(self.observations)
         return "\n".join(lines)
 
     def table_rows(self) -> Iterable[tuple[str, str, str]]:
         for c in self.clauses:
             yield c.id, c.verdict, c.detail
+
+
+def _observations_markdown(observed: Mapping[str, Any]) -> list[str]:
+    """The instance's observed facts: its settings, and the idle-close figures side by side."""
+    if not observed:
+        return []
+    lines = ["## Observed on the instance", "", "| Fact | Value |", "|---|---|"]
+    for key, value in observed.items():
+        if key == "keep_alive_check":
+            continue
+        if isinstance(value, Mapping) and "url" in value:  # an idle-close figure
+            seconds = value.get("seconds")
+            shown = f"{seconds} s" if seconds is not None else str(value.get("note", "not measured"))
+            value = f"{shown} at {value['url']}"
+        elif isinstance(value, Mapping):
+            value = ", ".join(f"{k}={v!r}" for k, v in value.items())
+        lines.append(f"| {key} | {_cell(str(value))} |")
+    lines.append("")
+    check = observed.get("keep_alive_check")
+    if isinstance(check, Mapping):
+        lines += [f"**Load-balancer keep-alive check: {check.get('verdict')}** — {check.get('detail')}", ""]
+    return lines
 
 
 def _cell(text: str, limit: int = 220) -> str:

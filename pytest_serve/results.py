@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from .fixtures import NOT_TESTABLE_PROPERTY
 from .manager import InstanceManager
 from .report import ClauseResult, Report, TestOutcome, deviations_from, grade
 
@@ -51,7 +52,11 @@ class ResultCollector:
             for clause in clauses:
                 self.by_clause.setdefault(clause, []).append(nodeid)
         outcome.duration += report.duration
-        if report.skipped and outcome.outcome == "passed":
+        untestable = [str(v) for k, v in report.user_properties if k == NOT_TESTABLE_PROPERTY]
+        if report.skipped and untestable:
+            outcome.outcome = "not-testable"
+            outcome.message = untestable[-1]
+        elif report.skipped and outcome.outcome == "passed":
             outcome.outcome = "skipped"
             outcome.message = _skip_reason(report)
         elif report.failed:
@@ -111,6 +116,7 @@ class ResultCollector:
                     deviations.get(clause.id),
                     note,
                     clause.tier,
+                    next((t.message for t in tests if t.outcome == "not-testable"), None),
                 )
             )
         adapter = self.manager.adapter
@@ -131,6 +137,7 @@ class ResultCollector:
             duration_s=time.time() - self.started,
             clauses=results,
             selection=list(self.config.option.serve_clauses),
+            observations=dict(self.manager.observed),
         )
 
     @pytest.hookimpl
@@ -144,11 +151,14 @@ class ResultCollector:
         for c in report.clauses:
             if c.verdict == "untested" and not self._selected_all():
                 continue
-            color = {"pass": {"green": True}, "deviation": {"yellow": True}, "skipped": {"yellow": True}}.get(
-                c.verdict, {"red": True}
-            )
+            color = {
+                "pass": {"green": True},
+                "deviation": {"yellow": True},
+                "skipped": {"yellow": True},
+                "not-testable": {"yellow": True},
+            }.get(c.verdict, {"red": True})
             tr.write(f"{c.id:<{width}}  ")
-            tr.write(f"{c.verdict:<9}", **color)
+            tr.write(f"{c.verdict:<12}", **color)
             tr.write_line(f"  {_short(c.detail)}")
         status = report.status
         tr.write_line(
@@ -167,6 +177,13 @@ class ResultCollector:
                 green=api == "PASSED",
                 red=api == "FAILED",
                 yellow=api in ("INCOMPLETE", "NOT RUN"),
+            )
+        check = report.observations.get("keep_alive_check")
+        if isinstance(check, dict):
+            tr.write_line(
+                f"load-balancer keep-alive check: {check.get('verdict')} — {check.get('detail')}",
+                green=check.get("verdict") == "ok",
+                red=check.get("verdict") == "risk",
             )
         if self.config.option.serve_report:
             tr.write_line(f"report written to {self.config.option.serve_report}/report.md and report.json")

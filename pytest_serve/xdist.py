@@ -25,6 +25,7 @@ __all__ = ["XdistController", "XdistWorker"]
 
 GROUPS_DIR_KEY = "serve_groups_dir"
 STARTS_KEY = "serve_starts"
+OBSERVED_KEY = "serve_observed"
 
 
 def _group_of(item: pytest.Item) -> str | None:
@@ -78,9 +79,13 @@ class XdistController:
         return _grouped_scheduling(config, log, Path(self.groups_dir))
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        starts, configs = getattr(node, "workeroutput", {}).get(STARTS_KEY, (0, []))
+        output = getattr(node, "workeroutput", {})
+        starts, configs = output.get(STARTS_KEY, (0, []))
         self.manager.starts += starts
         self.manager.configs.update(configs)
+        observed = output.get(OBSERVED_KEY)
+        if observed and not self.manager.observed:  # one worker's view of the instance is enough
+            self.manager.observed = json.loads(observed)
 
     def pytest_unconfigure(self) -> None:
         shutil.rmtree(self.groups_dir, ignore_errors=True)
@@ -106,7 +111,9 @@ def _grouped_scheduling(config: pytest.Config, log: Any, groups_dir: Path) -> An
 
 
 def report_starts(config: pytest.Config, manager: InstanceManager) -> None:
-    """On a worker: hand this worker's instance starts to the controller."""
+    """On a worker: hand this worker's instance starts and observations to the controller."""
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[STARTS_KEY] = (manager.starts, sorted(manager.configs))
+        if manager.observed:
+            workeroutput[OBSERVED_KEY] = json.dumps(manager.observed, default=repr)

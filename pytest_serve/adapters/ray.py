@@ -217,7 +217,7 @@ def _ship_by_value(app: Any) -> None:
         module = sys.modules.get(getattr(deployment.func_or_class, "__module__", "") or "")
         if module is not None and _is_test_module(module):
             try:
-                cloudpickle.register_pickle_by_value(module)
+                cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call,unused-ignore]
             except ValueError:
                 pass
         stack.extend(deployment.init_args)
