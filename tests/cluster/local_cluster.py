@@ -185,6 +185,19 @@ class LocalCluster:
         options = {"host": SERVE_HOST, "port": self.serve_port, "keep_alive_timeout_s": self.keep_alive_timeout_s}
         self._run_driver(f"from ray import serve\nserve.start(http_options={options!r}, proxy_location='HeadOnly')\n")
 
+    def deploy_operator_app(self, name: str = "operator", route_prefix: str = "/operator") -> None:
+        """An app of the cluster's own, which a certification must leave as it is."""
+        code = f"""
+        from ray import serve
+
+        @serve.deployment(ray_actor_options={{"num_cpus": 0.1}})
+        def operator_app():
+            return "operator"
+
+        serve.run(operator_app.bind(), name={name!r}, route_prefix={route_prefix!r})
+        """
+        self._run_driver(code)
+
     def serve_apps(self) -> list[str]:
         """Names of the applications Serve runs on the cluster now."""
         out = self._run_driver("from ray import serve\nprint(json.dumps(sorted(serve.status().applications)))")
