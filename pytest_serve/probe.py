@@ -156,17 +156,22 @@ class ActorChannel:
         self.offset = offset
         self._actor: Any = None
 
-    @classmethod
-    def create(cls, actor_name: str, namespace: str) -> ActorChannel:
-        """A new, empty log on the actor `actor_name` (started here if it is not running),
-        with the offset between its clock and this process' measured now."""
+    @staticmethod
+    def start_actor(actor_name: str, namespace: str) -> Any:
+        """Start the `EventLog` actor (or find it running) and return its handle. The actor
+        lives while a handle made here does: keep this one for as long as probes are used."""
         import ray
 
-        actor = (
+        return (
             ray.remote(EventLog)
             .options(name=actor_name, namespace=namespace, get_if_exists=True, num_cpus=0, max_concurrency=64)
             .remote()
         )
+
+    @classmethod
+    def create(cls, actor_name: str, namespace: str, actor: Any) -> ActorChannel:
+        """A new, empty log on the running actor `actor_name` (whose handle is `actor`), with
+        the offset between its clock and this process' measured now."""
         channel = cls(actor_name, namespace, uuid.uuid4().hex, 0.0)
         channel._actor = actor
         channel.offset = channel._measure_offset()

@@ -128,6 +128,7 @@ class RayClusterAdapter(RayAdapter):
         self._deployed: set[str] = set()
         self._cluster_serve = ClusterServe(self._serve, self.namespace, self)
         self._idle: dict[str, IdleCloseCheck] = {}
+        self._probe_actor: Any = None
 
     @property
     def serve(self) -> ModuleType:
@@ -281,7 +282,11 @@ class RayClusterAdapter(RayAdapter):
     def make_probe(self, directory: Path) -> Probe:
         """A probe kept by a named actor on the cluster: replicas on any node reach it."""
         self._connect()
-        return Probe(channel=ActorChannel.create(f"{self.namespace.tag}-probe", PROBE_NAMESPACE))
+        name = f"{self.namespace.tag}-probe"
+        if self._probe_actor is None:
+            # Held for the session: the actor ends when its last handle from here goes.
+            self._probe_actor = ActorChannel.start_actor(name, PROBE_NAMESPACE)
+        return Probe(channel=ActorChannel.create(name, PROBE_NAMESPACE, self._probe_actor))
 
     def observations(self) -> dict[str, Any]:
         if self._http is None:
