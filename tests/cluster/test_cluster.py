@@ -25,6 +25,8 @@ from .idle_proxy import running_proxy
 from .local_cluster import LocalCluster
 
 CERTIFY_TIMEOUT_S = 420.0
+# Each test runs a whole certify (and the first also starts the cluster): past the ini's 120 s.
+pytestmark = pytest.mark.timeout(CERTIFY_TIMEOUT_S + 240)
 # Clauses that watch replicas through serve_probe (CAN-2, CAN-4), stream (STR-1), hold a
 # WebSocket (WS-1), and need settings a running cluster does not give (KA, CAN-1).
 CLAUSES = ("CAN-1", "CAN-2", "CAN-4", "STR-1", "WS-1", "KA")
