@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -58,7 +59,10 @@ class XdistWorker:
             return
         groups = {item.nodeid: group for item in session.items if (group := _group_of(item))}
         path = Path(directory) / f"{workerinput.get('workerid', 'gw')}.json"
-        path.write_text(json.dumps(groups), encoding="utf-8")
+        # Written aside and renamed: the controller may read the folder while a slow worker writes.
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(groups), encoding="utf-8")
+        os.replace(partial, path)
 
 
 class XdistController:
