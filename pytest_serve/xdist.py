@@ -51,7 +51,9 @@ class XdistWorker:
                 digest = hashlib.sha1(key.encode()).hexdigest()[:10]
                 item.add_marker(pytest.mark.xdist_group(f"serve-config-{digest}"))
 
-    @pytest.hookimpl(trylast=True)  # after every hook that adds marks or reorders
+    # Before xdist's own hook of this name, which tells the controller collection is done
+    # (marks and order are final by now: they change in pytest_collection_modifyitems).
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         workerinput: dict[str, Any] = getattr(self.config, "workerinput", {})
         directory = workerinput.get(GROUPS_DIR_KEY)
