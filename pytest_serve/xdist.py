@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -26,6 +27,7 @@ __all__ = ["XdistController", "XdistWorker"]
 GROUPS_DIR_KEY = "serve_groups_dir"
 STARTS_KEY = "serve_starts"
 COLLECTED_KEY = "serve_collected"  # what a worker's ResultCollector collected
+INSTANCE_FACTS_KEY = "serve_instance_facts"  # what a worker's adapter observed on the instance
 
 
 def _group_of(item: pytest.Item) -> str | None:
@@ -50,7 +52,9 @@ class XdistWorker:
                 digest = hashlib.sha1(key.encode()).hexdigest()[:10]
                 item.add_marker(pytest.mark.xdist_group(f"serve-config-{digest}"))
 
-    @pytest.hookimpl(trylast=True)  # after every hook that adds marks or reorders
+    # Before xdist's own hook of this name, which tells the controller collection is done
+    # (marks and order are final by now: they change in pytest_collection_modifyitems).
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         workerinput: dict[str, Any] = getattr(self.config, "workerinput", {})
         directory = workerinput.get(GROUPS_DIR_KEY)
@@ -58,7 +62,10 @@ class XdistWorker:
             return
         groups = {item.nodeid: group for item in session.items if (group := _group_of(item))}
         path = Path(directory) / f"{workerinput.get('workerid', 'gw')}.json"
-        path.write_text(json.dumps(groups), encoding="utf-8")
+        # Written aside and renamed: the controller may read the folder while a slow worker writes.
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(groups), encoding="utf-8")
+        os.replace(partial, path)
 
 
 class XdistController:
@@ -86,6 +93,9 @@ class XdistController:
         self.manager.configs.update(configs)
         if COLLECTED_KEY in output:
             self.on_collected(output[COLLECTED_KEY])
+        facts = output.get(INSTANCE_FACTS_KEY)
+        if facts and not self.manager.instance_facts:  # one worker's view of the instance is enough
+            self.manager.instance_facts = json.loads(facts)
 
     def pytest_unconfigure(self) -> None:
         shutil.rmtree(self.groups_dir, ignore_errors=True)
@@ -111,7 +121,9 @@ def _grouped_scheduling(config: pytest.Config, log: Any, groups_dir: Path) -> An
 
 
 def report_starts(config: pytest.Config, manager: InstanceManager) -> None:
-    """On a worker: hand this worker's instance starts to the controller."""
+    """On a worker: hand this worker's instance starts and instance facts to the controller."""
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[STARTS_KEY] = (manager.starts, sorted(manager.configs))
+        if manager.instance_facts:
+            workeroutput[INSTANCE_FACTS_KEY] = json.dumps(manager.instance_facts, default=repr)
