@@ -97,6 +97,7 @@ def test_certify_replicas_on_the_worker_node(operator_cluster: LocalCluster, tmp
     assert "config file" in reasons["KA-2"]
     assert "$RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S=2" in reasons["KA-3"]
     assert "not testable here: " in report["output"] and "KA-3" in report["output"]
+    assert report["integrity"]["problems"] == [], "a cluster's run of the installed suite is unmodified"
 
     facts = report["instance_facts"]
     assert facts["alive_nodes"] == 2
@@ -132,6 +133,9 @@ def test_certify_through_a_reverse_proxy(
     assert "load-balancer keep-alive check: " + verdict in report["output"]
     markdown = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert "proxy_idle_close" in markdown and "serve_url_idle_close" in markdown
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Observed on the instance</h2>" in html
+    assert f"Load-balancer keep-alive check: {verdict}</p>" in html
     _assert_left_clean(cluster)
 
 
