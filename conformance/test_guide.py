@@ -80,6 +80,10 @@ def _source(name, base_url):
     text = (GUIDE / f"{name}.py").read_text(encoding="utf-8")
     code = "\n".join("" if line in RAY_IMPORTS else line for line in text.split("\n"))
     ws_url = "ws" + base_url[len("http") :]
+    if urlsplit(base_url).path:
+        # Under a base URL with a path (a shared cluster's session prefix), the guide's bare
+        # "http://localhost:8000" means that path's root, "/": a WebSocket is not redirected there.
+        code = re.sub(f"({re.escape(DEFAULT_HTTP)}|{re.escape(DEFAULT_WS)})(?=[\"'])", r"\1/", code)
     return code.replace(DEFAULT_HTTP, base_url).replace(DEFAULT_WS, ws_url)
 
 

@@ -75,6 +75,7 @@ def _assert_idle_close(base_url: str, path: str, expected: float, source: str, o
 
 
 @pytest.mark.clause("KA-1")
+@pytest.mark.serve_needs_defaults("keep_alive_timeout_s")
 def test_ka_1_default_idle_timeout_is_5s(serve: Any, serve_app: Any, serve_observe: Any) -> None:
     """With no setting (no http_options, no env var), GET the app on a keep-alive connection
     and time the server's close of the idle connection: about 5 s, as the guide says.

@@ -42,6 +42,20 @@ def _parser() -> argparse.ArgumentParser:
         "Serve API ('pkg.serve') or 'pkg.module:AdapterClass'",
     )
     certify.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="with --impl ray: certify the Serve of this running Ray cluster (head:6379 or "
+        "ray://head:10001) instead of a private Ray; the cluster is left running and clean",
+    )
+    certify.add_argument(
+        "--serve-url",
+        default=None,
+        metavar="URL",
+        help="with --ray-address: the base URL clients reach Serve through (load balancer, "
+        "ingress, port-forward); HTTP and WebSocket tests go through it",
+    )
+    certify.add_argument(
         "--report",
         default=None,
         metavar="DIR",
@@ -158,6 +172,10 @@ def _certify(args: argparse.Namespace) -> int:
         pytest_args += ["-o", "asyncio_default_fixture_loop_scope=function"]
     if args.deviations:
         pytest_args.append(f"--serve-deviations={args.deviations}")
+    if args.ray_address:
+        pytest_args.append(f"--ray-address={args.ray_address}")
+    if args.serve_url:
+        pytest_args.append(f"--serve-url={args.serve_url}")
     pytest_args += [f"--clause={c}" for c in args.clause]
     if args.junitxml:
         pytest_args.append(f"--junitxml={Path(args.junitxml).resolve()}")

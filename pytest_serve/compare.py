@@ -3,7 +3,8 @@
 Each cell holds the clause's verdict and headline figure. The first report is the
 baseline: a verdict unlike its verdict, or a figure at least twice or at most half its
 figure (and apart by more than timer noise), is marked, in Markdown and in HTML alike.
-No pytest import.
+A clause graded not-testable in a report has no verdict there to compare, neither pass
+nor fail: it is listed on its own and not marked as differing. No pytest import.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = ["Comparison", "figures_differ"]
 #: much in the unit's own terms (two sub-millisecond latencies differ by noise alone).
 FACTOR = 2.0
 MIN_APART = {"s": 0.05}
+UNTESTABLE = "not-testable"
 
 
 def figures_differ(a: Figure | None, b: Figure | None) -> bool:
@@ -43,9 +45,15 @@ class _Row:
     clause: ClauseResult  # as the first report that has it states it
     cells: list[ClauseResult | None]
 
+    def untestable(self, index: int) -> bool:
+        cell = self.cells[index]
+        return cell is not None and cell.verdict == UNTESTABLE
+
     def verdict_differs(self, index: int) -> bool:
+        if index == 0 or self.untestable(0) or self.untestable(index):
+            return False
         base, other = self.cells[0], self.cells[index]
-        return index > 0 and (base is None or other is None or base.verdict != other.verdict)
+        return base is None or other is None or base.verdict != other.verdict
 
     def figure_differs(self, index: int) -> bool:
         base, other = self.cells[0], self.cells[index]
@@ -84,10 +92,15 @@ class Comparison:
         verdicts = [r.clause.id for r in self.rows if any(r.verdict_differs(i) for i in range(1, len(r.cells)))]
         figures = [r.clause.id for r in self.rows if any(r.figure_differs(i) for i in range(1, len(r.cells)))]
         base = self.labels[0]
-        return [
+        lines = [
             f"Verdicts unlike {base}'s: {', '.join(verdicts) if verdicts else 'none'}.",
             f"Figures {FACTOR:g}× or more apart from {base}'s: {', '.join(figures) if figures else 'none'}.",
         ]
+        for index, label in enumerate(self.labels):
+            untestable = [r.clause.id for r in self.rows if r.untestable(index)]
+            if untestable:
+                lines.append(f"Not testable on {label} (no verdict to compare): {', '.join(untestable)}.")
+        return lines
 
     def to_markdown(self) -> str:
         header = "| | " + " | ".join(self.labels) + " |"

@@ -13,10 +13,10 @@ from typing import Any, NoReturn
 
 import pytest
 
-from .adapters import Adapter, AdapterError
+from .adapters import Adapter, AdapterError, NotTestableError
 from .deployed import DeployedApp
 from .manager import InstanceManager
-from .markers import clause_ids, instance_config
+from .markers import clause_ids, instance_config, needed_defaults
 from .observe import PROPERTY, Observation, Observer, encode
 from .probe import Probe
 
@@ -32,6 +32,9 @@ __all__ = [
 ]
 
 MANAGER_KEY = pytest.StashKey[InstanceManager]()
+#: user_properties key of a test the instance cannot run as it needs; the report grades
+#: its clause "not testable" with this reason.
+NOT_TESTABLE_PROPERTY = "serve_not_testable"
 
 
 def _fail(message: str) -> NoReturn:
@@ -43,6 +46,12 @@ def manager_of(config: pytest.Config) -> InstanceManager:
     return config.stash[MANAGER_KEY]
 
 
+def _not_testable(request: pytest.FixtureRequest, reason: str) -> NoReturn:
+    """Skip the test, marked so that its clause is graded "not testable" with `reason`."""
+    request.node.user_properties.append((NOT_TESTABLE_PROPERTY, reason))
+    raise pytest.skip.Exception(f"not testable on this instance: {reason}", _use_item_location=True) from None
+
+
 @pytest.fixture
 def serve_instance(request: pytest.FixtureRequest) -> Adapter:
     """function scope · `Adapter` · the implementation under test, running with this test's
@@ -50,10 +59,13 @@ def serve_instance(request: pytest.FixtureRequest) -> Adapter:
     when a test needs other settings."""
     manager = manager_of(request.config)
     try:
-        return manager.ensure(instance_config(request.node))
+        return manager.ensure(instance_config(request.node), needed_defaults(request.node))
+    except NotTestableError as err:
+        reason = str(err)
     except AdapterError as err:
         message = str(err)
-    _fail(message)
+        _fail(message)
+    _not_testable(request, reason)
 
 
 @pytest.fixture
@@ -152,12 +164,17 @@ def serve_config(
         data = _read_config(config)
         env = dict(instance_config(request.node).env)
         failure: str | None
+        untestable: str | None = None
         try:
             names = manager.start_from_config(data, env)
+        except NotTestableError as err:
+            failure, untestable = None, str(err)
         except Exception as err:
             failure = f"deploying the Serve config failed: {err}"
         else:
             failure = None
+        if untestable is not None:
+            _not_testable(request, untestable)
         if failure is not None:
             _fail(failure)
         adapter = manager.adapter
@@ -194,9 +211,14 @@ def _read_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
 @pytest.fixture
 def serve_probe(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Probe:
     """function scope · `Probe` · an empty cross-process event log for this test; pass it to
-    deployments (e.g. `.bind(serve_probe)`) and wait on what they record."""
+    deployments (e.g. `.bind(serve_probe)`) and wait on what they record. Its channel is the
+    adapter's choice: a file here, a Ray actor on a cluster whose replicas run elsewhere."""
     directory = tmp_path_factory.mktemp("serve-probe", numbered=True)
-    return Probe(directory / "events.jsonl")
+    try:
+        return manager_of(request.config).adapter.make_probe(directory)
+    except AdapterError as err:
+        message = str(err)
+    _fail(message)
 
 
 @pytest.fixture

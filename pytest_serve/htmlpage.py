@@ -12,7 +12,7 @@ __all__ = ["badge", "esc", "page", "timeline_svg"]
 
 _STYLE = """
 :root { --pass: #1a7f37; --fail: #cf222e; --deviation: #9a6700; --error: #8250df;
-  --skipped: #57606a; --untested: #8c959f; --line: #d0d7de; --soft: #f6f8fa; --mark: #fff8c5; }
+  --skipped: #57606a; --untested: #8c959f; --not-testable: #bc4c00; --line: #d0d7de; --soft: #f6f8fa; --mark: #fff8c5; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
   margin: 0 auto; max-width: 1200px; padding: 16px 24px 48px; }
@@ -25,11 +25,11 @@ code, .mono { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, mono
   font-size: 12px; font-weight: 600; text-align: center; }
 .v-pass { background: var(--pass); } .v-fail { background: var(--fail); } .v-deviation { background: var(--deviation); }
 .v-error { background: var(--error); } .v-skipped { background: var(--skipped); }
-.v-untested { background: var(--untested); }
+.v-untested { background: var(--untested); } .v-not-testable { background: var(--not-testable); }
 .o-passed { background: var(--pass); } .o-failed { background: var(--fail); } .o-error { background: var(--error); }
-.o-skipped { background: var(--skipped); }
+.o-skipped { background: var(--skipped); } .o-not-testable { background: var(--not-testable); }
 details.clause { border-bottom: 1px solid var(--line); }
-details.clause > summary { display: grid; grid-template-columns: 70px 92px minmax(160px, 1.1fr) 2fr;
+details.clause > summary { display: grid; grid-template-columns: 70px 104px minmax(160px, 1.1fr) 2fr;
   gap: 10px; align-items: baseline; padding: 6px 4px; cursor: pointer; list-style: none; }
 details.clause > summary::-webkit-details-marker { display: none; }
 details.clause > summary:hover { background: var(--soft); }
@@ -43,7 +43,7 @@ th { background: var(--soft); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .message { white-space: pre-wrap; color: var(--fail); }
 .note { color: #57606a; }
-.head { display: grid; grid-template-columns: 70px 92px minmax(160px, 1.1fr) 2fr; gap: 10px;
+.head { display: grid; grid-template-columns: 70px 104px minmax(160px, 1.1fr) 2fr; gap: 10px;
   padding: 4px; color: #57606a; font-size: 12px; border-bottom: 2px solid var(--line); }
 tr.differs > td, td.differs { background: var(--mark); }
 .legend { color: #57606a; font-size: 12px; }

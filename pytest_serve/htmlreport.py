@@ -1,10 +1,12 @@
 """A certification report as one self-contained HTML page: the clause table with
 verdicts and headline figures, each clause opening onto its tests, what they measured
 against what the clause expects, their failure messages, and a timeline of streamed
-chunks where a test recorded arrival times."""
+chunks where a test recorded arrival times; then the facts observed on the instance
+itself, if its adapter reports any."""
 
 from __future__ import annotations
 
+from . import instance_facts
 from .htmlpage import badge, esc, page, timeline_svg
 from .markdown import SECTIONS, measured
 from .observe import Observation, format_value
@@ -14,6 +16,8 @@ __all__ = ["render_html", "status_class"]
 
 
 def status_class(status: str) -> str:
+    if status.startswith(("CERTIFIED AS CONFIGURED", "PASSED AS CONFIGURED")):
+        return "warn"  # certified, but with clauses left out
     if status.startswith(("CERTIFIED", "PASSED")):
         return "ok"
     return "bad"
@@ -42,6 +46,7 @@ def render_html(report: Report) -> str:
             '<div class="head"><span>Clause</span><span>Verdict</span><span>Measured</span><span>Promise</span></div>',
             *(_clause(c) for c in rows),
         ]
+    parts.append(_instance_facts(report))
     parts.append(
         '<p class="legend">Click a clause for its tests, what they measured and how it compares with what the '
         "clause expects. Times are seconds on the test's own clock; a timeline shows when each item of a "
@@ -52,6 +57,26 @@ def render_html(report: Report) -> str:
 
 def _api_class(status: str) -> str:
     return {"PASSED": "ok", "FAILED": "bad"}.get(status, "warn")
+
+
+def _instance_facts(report: Report) -> str:
+    """The instance's own settings and figures, and the load-balancer keep-alive check."""
+    facts = report.instance_facts
+    if not facts:
+        return ""
+    rows = "".join(f"<tr><td>{esc(key)}</td><td>{esc(text)}</td></tr>" for key, text in instance_facts.fact_rows(facts))
+    parts = [
+        f"<h2>{esc(instance_facts.TITLE)}</h2>",
+        '<p class="note">Facts about the instance as a whole, measured or read while the tests ran; '
+        "they grade no clause.</p>",
+        f"<table><tr><th>Fact</th><th>Value</th></tr>{rows}</table>",
+    ]
+    check = instance_facts.keep_alive_check(facts)
+    if check is not None:
+        verdict, detail = check
+        css = {"ok": "ok", "risk": "bad"}.get(verdict, "warn")
+        parts.append(f'<p class="status {css}">Load-balancer keep-alive check: {esc(verdict)}</p><p>{esc(detail)}</p>')
+    return "\n".join(parts)
 
 
 def _origin(report: Report) -> str:

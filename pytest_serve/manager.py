@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .adapters import Adapter, AdapterError, load_adapter
+from .adapters import Adapter, AdapterError, NotTestableError, load_adapter
 
 __all__ = ["DEFAULT_CONFIG", "InstanceConfig", "InstanceManager"]
 
@@ -38,9 +38,16 @@ DEFAULT_CONFIG = InstanceConfig()
 class InstanceManager:
     """Owns the session's adapter: starts it lazily, restarts it on a config change."""
 
-    def __init__(self, impl: str, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, impl: str, host: str = "127.0.0.1", *, ray_address: str | None = None, serve_url: str | None = None
+    ) -> None:
         self.impl = impl
         self.host = host
+        self.ray_address = ray_address
+        self.serve_url = serve_url
+        #: Facts about the instance (`Adapter.instance_facts()`), kept when it stops; under
+        #: xdist the controller's come from its workers.
+        self.instance_facts: dict[str, Any] = {}
         self._adapter: Adapter | None = None
         self._running: InstanceConfig | None = None
         self._failure: str | None = None
@@ -50,24 +57,31 @@ class InstanceManager:
     @property
     def adapter(self) -> Adapter:
         if self._adapter is None:
-            self._adapter = load_adapter(self.impl)
+            self._adapter = load_adapter(self.impl, ray_address=self.ray_address, serve_url=self.serve_url)
         return self._adapter
 
     @property
     def running(self) -> InstanceConfig | None:
         return self._running
 
-    def ensure(self, config: InstanceConfig) -> Adapter:
-        """The adapter, running with `config` (restarted if it ran with another)."""
+    def ensure(self, config: InstanceConfig, defaults: Sequence[str] = ()) -> Adapter:
+        """The adapter, running with `config` (restarted if it ran with another). Raises
+        `NotTestableError` if the instance cannot have `config` (or the `defaults` the test
+        checks); that leaves the running instance alone."""
         if self._failure is not None:
             raise AdapterError(self._failure)
         adapter = self.adapter
+        reason = adapter.check_testable(dict(config.http_options), dict(config.env), defaults)
+        if reason is not None:
+            raise NotTestableError(reason)
         if self._running == config and adapter.alive():
             return adapter
         self.stop()
         options = {**dict(config.http_options), "host": self.host, "port": 0}
         try:
             adapter.start(options, dict(config.env))
+        except NotTestableError:
+            raise
         except Exception as err:
             self._failure = f"starting {adapter.name} with {config.describe()} failed: {type(err).__name__}: {err}"
             try:
@@ -96,6 +110,14 @@ class InstanceManager:
     def _count(self, config: InstanceConfig) -> None:
         self.starts += 1
         self.configs.add(config.key)
+
+    def read_instance_facts(self) -> dict[str, Any]:
+        """The adapter's facts about the instance, if it was loaded; kept for the report."""
+        if self._adapter is not None:
+            facts = self._adapter.instance_facts()
+            if facts:
+                self.instance_facts = facts
+        return self.instance_facts
 
     def stop(self) -> None:
         if self._adapter is not None:

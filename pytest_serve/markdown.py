@@ -1,8 +1,10 @@
 """A certification report as Markdown: status, origin, one table row per clause with its
-headline figure, then what did not pass with expected against observed."""
+headline figure, the facts observed on the instance itself (if its adapter reports any),
+then what did not pass with expected against observed."""
 
 from __future__ import annotations
 
+from . import instance_facts
 from .report import ClauseResult, Report
 
 __all__ = ["SECTIONS", "cell", "origin_lines", "render_markdown"]
@@ -81,8 +83,31 @@ def render_markdown(report: Report) -> str:
             f"| {c.id} | {cell(c.text)} | **{c.verdict}** | {cell(measured(c))} | {cell(c.detail)} |" for c in rows
         ]
         lines.append("")
+    lines += _instance_facts(report)
     lines += _not_passed(report)
     return "\n".join(lines)
+
+
+def _instance_facts(report: Report) -> list[str]:
+    """The instance's own settings and figures, and the load-balancer keep-alive check."""
+    facts = report.instance_facts
+    if not facts:
+        return []
+    lines = [
+        f"## {instance_facts.TITLE}",
+        "",
+        "Facts about the instance as a whole, measured or read while the tests ran; they grade no clause.",
+        "",
+        "| Fact | Value |",
+        "|---|---|",
+    ]
+    lines += [f"| {cell(key)} | {cell(text)} |" for key, text in instance_facts.fact_rows(facts)]
+    lines.append("")
+    check = instance_facts.keep_alive_check(facts)
+    if check is not None:
+        verdict, detail = check
+        lines += [f"**Load-balancer keep-alive check: {verdict}** — {detail}", ""]
+    return lines
 
 
 def _not_passed(report: Report) -> list[str]:

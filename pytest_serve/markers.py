@@ -6,13 +6,16 @@ import pytest
 
 from .manager import InstanceConfig
 
-__all__ = ["MARKERS", "clause_ids", "instance_config"]
+__all__ = ["MARKERS", "clause_ids", "instance_config", "needed_defaults"]
 
 MARKERS = (
     "serve_http_options(**options): start the Serve instance for this test with these "
     "http_options (e.g. keep_alive_timeout_s=2); tests with equal options share an instance.",
     "serve_env(**variables): set these environment variables while the Serve instance "
     "starts (e.g. RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S='3').",
+    "serve_needs_defaults(*options): this test checks the implementation's defaults of these "
+    "http_options (e.g. 'keep_alive_timeout_s'); on a running cluster that sets them otherwise "
+    "it is graded not testable.",
     "clause(*ids): the conformance clause(s) this test checks, e.g. clause('CAN-3'); "
     "used for --clause selection and the certification report.",
 )
@@ -53,3 +56,17 @@ def clause_ids(item: pytest.Item) -> list[str]:
                 raise pytest.UsageError(f"{item.nodeid}: clause() takes clause ID strings, got {arg!r}")
             ids.append(arg)
     return ids
+
+
+def needed_defaults(item: pytest.Item) -> tuple[str, ...]:
+    """The http_options whose defaults the item checks (its `serve_needs_defaults` markers)."""
+    names: list[str] = []
+    for marker in item.iter_markers("serve_needs_defaults"):
+        for arg in marker.args:
+            if not isinstance(arg, str) or marker.kwargs:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: serve_needs_defaults takes http_options names, "
+                    f"e.g. serve_needs_defaults('keep_alive_timeout_s'); got {marker.args!r} {marker.kwargs!r}"
+                )
+            names.append(arg)
+    return tuple(sorted(set(names)))

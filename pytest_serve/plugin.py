@@ -40,6 +40,7 @@ __all__ = [
 
 ENV_IMPL = "PYTEST_SERVE_IMPL"
 ENV_RAY_ALIAS = "PYTEST_SERVE_RAY_ALIAS"
+ENV_RAY_ADDRESS = "RAY_ADDRESS"
 COLLECTOR_KEY = pytest.StashKey[ResultCollector]()
 ALIAS_KEY = pytest.StashKey[RayAliasState]()
 CONFIG_FILE_KEY = "~config-file"  # sorts last; each such test starts its own instance
@@ -55,6 +56,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="implementation under test: 'reference' (default), 'ray', a module exposing the "
         "Ray Serve API ('pkg.serve'), or 'pkg.module:AdapterClass'. "
         f"Also ${ENV_IMPL} or the serve_impl ini key.",
+    )
+    group.addoption(
+        "--ray-address",
+        dest="serve_ray_address",
+        default=None,
+        metavar="ADDR",
+        help="with --serve-impl=ray: test the Serve of this running Ray cluster (head:6379, "
+        "ray://head:10001) instead of starting a private Ray; the cluster and its Serve are left "
+        f"running, only this session's apps are deleted. Also ${ENV_RAY_ADDRESS}.",
+    )
+    group.addoption(
+        "--serve-url",
+        dest="serve_url",
+        default=None,
+        metavar="URL",
+        help="with --ray-address: the base URL clients reach the cluster's Serve through (a load "
+        "balancer, an ingress, a port-forward) when it is not the proxy's own address; HTTP and "
+        "WebSocket tests go through it",
     )
     group.addoption(
         "--serve-report",
@@ -141,8 +160,11 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     impl, explicit = _impl(config)
-    manager = InstanceManager(impl)
-    if explicit:
+    ray_address = config.option.serve_ray_address
+    if ray_address is None and impl == "ray":
+        ray_address = os.environ.get(ENV_RAY_ADDRESS) or None
+    manager = InstanceManager(impl, ray_address=ray_address, serve_url=config.option.serve_url)
+    if explicit or ray_address or config.option.serve_url:
         # Fail once, up front, rather than in every test.
         try:
             _ = manager.adapter
@@ -208,6 +230,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_sessionfinish(session: pytest.Session) -> None:
     manager = session.config.stash.get(MANAGER_KEY, None)
     if manager is not None:
+        try:
+            manager.read_instance_facts()
+        except Exception as err:
+            session.config.get_terminal_writer().line(
+                f"pytest-serve: reading facts about the instance failed: {err}", red=True
+            )
         report_starts(session.config, manager)
         try:
             manager.stop()

@@ -8,7 +8,11 @@ Verdicts, autobahn-style grades rather than booleans:
   error      a test could not run (setup/teardown error)
   skipped    every test was skipped
   untested   no test of the clause ran in this session
-A declared deviation whose tests all pass is graded `pass` and flagged.
+  not-testable  the instance cannot run a test of the clause as it needs (a running
+             cluster whose settings are its operator's); the reason is given
+A declared deviation whose tests all pass is graded `pass` and flagged. A run whose
+only other grades are not-testable certifies the instance as it is configured, and
+says which clauses that leaves out.
 
 Two tiers: "guide" (the HTTP guide's clauses, which alone decide CERTIFIED) and
 "api" (the Serve API beyond the guide), whose verdict is stated beside it. A report
@@ -28,19 +32,19 @@ from .observe import Figure, Observation, headline
 
 __all__ = ["TIER_TITLES", "VERDICTS", "ClauseResult", "Report", "TestOutcome", "grade", "load_report"]
 
-VERDICTS = ("pass", "fail", "deviation", "error", "skipped", "untested")
+VERDICTS = ("pass", "fail", "deviation", "error", "skipped", "untested", "not-testable")
 TIER_TITLES = {
     "guide": "HTTP guide",
     "api": "Serve API beyond the HTTP guide",
 }
-_OK = ("pass", "deviation")
+_OK = ("pass", "deviation", "not-testable")
 MODIFIED = "modified suite"
 
 
 @dataclass
 class TestOutcome:
     nodeid: str
-    outcome: str  # passed | failed | error | skipped
+    outcome: str  # passed | failed | error | skipped | not-testable
     duration: float = 0.0
     message: str = ""
     observations: list[Observation] = field(default_factory=list)
@@ -67,6 +71,7 @@ class ClauseResult:
     deviation_reason: str | None = None
     note: str = ""
     tier: str = "guide"
+    untestable_reason: str | None = None
 
     @property
     def detail(self) -> str:
@@ -98,6 +103,7 @@ class ClauseResult:
             data.get("deviation_reason"),
             str(data.get("note", "")),
             str(data.get("tier", "guide")),
+            data.get("untestable_reason"),
         )
 
 
@@ -110,6 +116,11 @@ def grade(tests: list[TestOutcome], deviation: str | None) -> tuple[str, str]:
         return "error", ""
     if "failed" in outcomes:
         return ("deviation", f"declared: {deviation}") if deviation else ("fail", "")
+    untestable = [t for t in tests if t.outcome == "not-testable"]
+    if untestable:
+        passed = sum(t.outcome == "passed" for t in tests)
+        also = f" ({passed} other test(s) of the clause passed)" if passed else ""
+        return "not-testable", f"not testable on this instance: {untestable[0].message}{also}"
     if outcomes == {"skipped"}:
         return "skipped", tests[0].message
     if deviation:
@@ -128,6 +139,9 @@ class Report:
     clauses: list[ClauseResult]
     selection: list[str] = field(default_factory=list)  # --clause prefixes; empty: all
     integrity: Integrity | None = None  # None: made before reports recorded their origin
+    # Facts about the instance itself (Adapter.instance_facts()), not about one test: a
+    # cluster's settings, its measured idle-close times, the load-balancer check.
+    instance_facts: dict[str, Any] = field(default_factory=dict)
 
     def _documented(self, tier: str) -> list[ClauseResult]:
         return [c for c in self.clauses if c.level == "documented" and c.tier == tier]
@@ -139,8 +153,8 @@ class Report:
 
     @property
     def certified(self) -> bool:
-        """Every documented clause of the HTTP-guide tier passes or is a declared
-        deviation (needs a full run), on the unmodified suite."""
+        """Every documented clause of the HTTP-guide tier passes, is a declared deviation
+        or is not testable on this instance (needs a full run), on the unmodified suite."""
         return not self.modified and all(c.verdict in _OK for c in self._documented("guide"))
 
     @property
@@ -151,15 +165,25 @@ class Report:
             return self.certified
         return not self.modified and all(c.verdict in (*_OK, "untested") for c in self._documented("guide"))
 
+    def untestable(self) -> list[str]:
+        """The documented HTTP-guide clauses graded not-testable."""
+        return [c.id for c in self._documented("guide") if c.verdict == "not-testable"]
+
     @property
     def status(self) -> str:
+        untestable = self.untestable()
+        left_out = f"; not testable here: {', '.join(untestable)}" if untestable else ""
         if self.selection:
             verdict = "PASSED" if self.passed else "FAILED"
             modified = f"{MODIFIED}; " if self.modified else ""
-            return f"{verdict} ({modified}partial run: {', '.join(self.selection)}; not a certification)"
+            return f"{verdict} ({modified}partial run: {', '.join(self.selection)}; not a certification{left_out})"
         if self.modified:
             return f"NOT CERTIFIED ({MODIFIED})"
-        return "CERTIFIED" if self.certified else "NOT CERTIFIED"
+        if not self.certified:
+            return "NOT CERTIFIED"
+        if untestable:
+            return f"CERTIFIED AS CONFIGURED ({len(untestable)} clause(s) not testable here: {', '.join(untestable)})"
+        return "CERTIFIED"
 
     @property
     def api_status(self) -> str:
@@ -170,6 +194,8 @@ class Report:
             return "NOT RUN"
         if verdicts - {*_OK, "untested"}:
             return "FAILED"
+        if "not-testable" in verdicts:
+            return "PASSED AS CONFIGURED" if "untested" not in verdicts else "INCOMPLETE"
         return "INCOMPLETE" if "untested" in verdicts else "PASSED"
 
     def counts(self, level: str | None = None, tier: str | None = None) -> dict[str, int]:
@@ -211,6 +237,7 @@ class Report:
             [ClauseResult.from_json(c) for c in data["clauses"]],
             [str(s) for s in data.get("selection", [])],
             Integrity.from_json(integrity) if integrity else None,
+            dict(data.get("instance_facts") or {}),  # absent in reports of a private instance
         )
 
     def write(self, directory: str | Path) -> list[Path]:

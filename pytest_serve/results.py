@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from . import integrity
+from .fixtures import NOT_TESTABLE_PROPERTY
 from .manager import InstanceManager
 from .markers import clause_ids
 from .observe import decode
@@ -80,7 +81,11 @@ class ResultCollector:
         observations = decode(report.user_properties)
         if len(observations) >= len(outcome.observations):  # each phase's report carries all so far
             outcome.observations = observations
-        if report.skipped and outcome.outcome == "passed":
+        untestable = [str(v) for k, v in report.user_properties if k == NOT_TESTABLE_PROPERTY]
+        if report.skipped and untestable:
+            outcome.outcome = "not-testable"
+            outcome.message = untestable[-1]
+        elif report.skipped and outcome.outcome == "passed":
             outcome.outcome = "skipped"
             outcome.message = _skip_reason(report)
         elif report.failed:
@@ -144,6 +149,7 @@ class ResultCollector:
                     deviations.get(clause.id),
                     note,
                     clause.tier,
+                    next((t.message for t in tests if t.outcome == "not-testable"), None),
                 )
             )
         adapter = self.manager.adapter
@@ -165,6 +171,7 @@ class ResultCollector:
             clauses=results,
             selection=list(self.config.option.serve_clauses),
             integrity=self._integrity(type(adapter)),
+            instance_facts=dict(self.manager.instance_facts),
         )
 
     def _integrity(self, adapter_type: type) -> integrity.Integrity:
@@ -198,11 +205,14 @@ class ResultCollector:
         for c in report.clauses:
             if c.verdict == "untested" and not self._selected_all():
                 continue
-            color = {"pass": {"green": True}, "deviation": {"yellow": True}, "skipped": {"yellow": True}}.get(
-                c.verdict, {"red": True}
-            )
+            color = {
+                "pass": {"green": True},
+                "deviation": {"yellow": True},
+                "skipped": {"yellow": True},
+                "not-testable": {"yellow": True},
+            }.get(c.verdict, {"red": True})
             tr.write(f"{c.id:<{width}}  ")
-            tr.write(f"{c.verdict:<9}", **color)
+            tr.write(f"{c.verdict:<12}", **color)
             tr.write_line(f"  {_short(_line(c))}")
         status = report.status
         tr.write_line(
@@ -225,6 +235,13 @@ class ResultCollector:
         if report.integrity is not None:
             for problem in report.integrity.problems:
                 tr.write_line(f"{MODIFIED}: {problem}", red=True)
+        check = report.instance_facts.get("keep_alive_check")
+        if isinstance(check, dict):
+            tr.write_line(
+                f"load-balancer keep-alive check: {check.get('verdict')} — {check.get('detail')}",
+                green=check.get("verdict") == "ok",
+                red=check.get("verdict") == "risk",
+            )
         if self.config.option.serve_report:
             directory = self.config.option.serve_report
             tr.write_line(f"report written to {directory}/report.md, report.html and report.json")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Adapter, AdapterError, build_application, free_port, patched_environ
+from .base import Adapter, AdapterError, NotTestableError, build_application, free_port, patched_environ
 
 __all__ = [
     "Adapter",
     "AdapterError",
+    "NotTestableError",
     "build_application",
     "free_port",
     "load_adapter",
@@ -18,9 +19,25 @@ __all__ = [
 BUILTIN = ("reference", "ray")
 
 
-def load_adapter(spec: str) -> Adapter:
-    """`reference`, `ray`, `pkg.module` (a module with the Serve API) or `pkg.module:Adapter`."""
+def load_adapter(spec: str, *, ray_address: str | None = None, serve_url: str | None = None) -> Adapter:
+    """`reference`, `ray`, `pkg.module` (a module with the Serve API) or `pkg.module:Adapter`.
+
+    `ray_address` (with `ray`) connects to a running cluster instead of starting Ray;
+    `serve_url` is where clients reach that cluster's Serve, if not at its proxy's address.
+    """
     spec = spec.strip()
+    if spec != "ray" and (ray_address or serve_url):
+        option = "--ray-address" if ray_address else "--serve-url"
+        raise AdapterError(f"{option} applies to --serve-impl=ray only (got --serve-impl={spec})")
+    if serve_url and not ray_address:
+        raise AdapterError(
+            "--serve-url needs --ray-address: it names where clients reach a running cluster's Serve, "
+            "while a private Ray's proxy listens on a port chosen at start"
+        )
+    if spec == "ray" and ray_address:
+        from .ray_cluster import RayClusterAdapter
+
+        return RayClusterAdapter(ray_address, serve_url)
     if spec == "reference":
         from .reference import ReferenceAdapter
 

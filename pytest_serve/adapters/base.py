@@ -13,15 +13,24 @@ import importlib
 import os
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
-__all__ = ["Adapter", "AdapterError", "build_application", "free_port", "patched_environ"]
+from ..probe import Probe
+
+__all__ = ["Adapter", "AdapterError", "NotTestableError", "build_application", "free_port", "patched_environ"]
 
 
 class AdapterError(Exception):
     """The implementation could not be loaded, started or used; the message says how to fix it."""
+
+
+class NotTestableError(AdapterError):
+    """This instance cannot run a test as the test needs (e.g. a running cluster whose
+    settings are not the plugin's to change); the message says why. The test's clause is
+    graded "not testable" rather than passed or failed."""
 
 
 class Adapter(ABC):
@@ -70,6 +79,25 @@ class Adapter(ABC):
         in-process implementation whose tests call `serve.shutdown()` themselves).
         """
         return True
+
+    def check_testable(
+        self, http_options: Mapping[str, Any], env: Mapping[str, str], defaults: Sequence[str] = ()
+    ) -> str | None:
+        """Why a test needing these settings cannot run here, or None if it can. `defaults`
+        names http_options whose unset default the test checks. Called before `start()`;
+        the default: every setting can be had."""
+        return None
+
+    def make_probe(self, directory: Path) -> Probe:
+        """An empty probe that the instance's replicas can record into; the default keeps
+        events in a file in `directory`, which every process of this machine sees."""
+        return Probe(directory / "events.jsonl")
+
+    def instance_facts(self) -> dict[str, Any]:
+        """Facts about the running instance as a whole, reported beside the verdicts (e.g.
+        a cluster's own settings and measured idle-close times), plain JSON values; the
+        default: none. (A test's own figures go through `serve_observe` instead.)"""
+        return {}
 
     def deploy(self, app: Any, *, name: str, route_prefix: str | None) -> Any:
         """Deploy a bound application; return its `DeploymentHandle`."""
