@@ -26,6 +26,9 @@ __all__ = ["RayAdapter"]
 # and the conformance suite runs a few replicas at once on a 2-core machine.
 NUM_CPUS = 32
 START_TIMEOUT_S = 60.0
+GCS_WAIT_ENV_VAR = "RAY_gcs_server_port_wait_time_s"
+GCS_WAIT_S = 90
+INIT_ATTEMPTS = 2
 
 
 class RayAdapter(Adapter):
@@ -75,17 +78,31 @@ class RayAdapter(Adapter):
         runtime_env = {"env_vars": dict(env)}
         if os.environ.get("PYTHONPATH"):  # e.g. modules written by the serve_module fixture
             runtime_env["env_vars"].setdefault("PYTHONPATH", os.environ["PYTHONPATH"])
-        with patched_environ(env):
-            self._ray.init(
-                # A private instance, even when $RAY_ADDRESS or a `ray start` cluster on
-                # this machine would make ray.init() connect to it: this adapter stops
-                # Serve and Ray when it is done.
-                address="local",
-                num_cpus=NUM_CPUS,
-                include_dashboard=False,
-                log_to_driver=False,
-                runtime_env=runtime_env,
-            )
+        # Ray gives its GCS 30 s to write its port file. On a loaded 2-core machine a
+        # restart has been seen to miss that twice in a row (the failed start is then
+        # cleaned up by ray.shutdown): allow longer, and try a second time.
+        init_env = {GCS_WAIT_ENV_VAR: os.environ.get(GCS_WAIT_ENV_VAR, str(GCS_WAIT_S)), **env}
+        for attempt in range(1, INIT_ATTEMPTS + 1):
+            try:
+                with patched_environ(init_env):
+                    self._ray.init(
+                        # A private instance, even when $RAY_ADDRESS or a `ray start` cluster on
+                        # this machine would make ray.init() connect to it: this adapter stops
+                        # Serve and Ray when it is done.
+                        address="local",
+                        num_cpus=NUM_CPUS,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        runtime_env=runtime_env,
+                    )
+                break
+            except Exception as err:
+                self._ray.shutdown()
+                if attempt == INIT_ATTEMPTS:
+                    raise AdapterError(
+                        f"ray.init() failed {INIT_ATTEMPTS} times; the last error: {type(err).__name__}: {err}"
+                    ) from err
+                print(f"pytest-serve: ray.init() failed ({type(err).__name__}: {err}); trying again", file=sys.stderr)
         _poll_faster()
 
     def start(self, http_options: Mapping[str, Any], env: Mapping[str, str]) -> None:
