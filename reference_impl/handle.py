@@ -128,12 +128,14 @@ class DeploymentResponse:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        coro = self._execute(args, kwargs)
         if loop is not None:
             self._loop = loop
-            self._task = loop.create_task(coro)
+            # As Ray, whose router assigns the call at once: a call made from a running
+            # loop reaches a free replica now, not when the caller next yields.
+            self._task = loop.create_task(self._execute(args, kwargs, self._start_now(args, kwargs)))
             self._task.add_done_callback(self._copy_outcome)
         else:
+            coro = self._execute(args, kwargs)
             self._loop = driver_loop()
             detached = self._run_detached(coro)
             try:
@@ -169,24 +171,41 @@ class DeploymentResponse:
         else:
             self._done.set_result(task.result())
 
-    async def _execute(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        _refuse_nested_responses(args, kwargs)
-        args = tuple([await _resolve(a) for a in args])
-        kwargs = {k: await _resolve(v) for k, v in kwargs.items()}
+    def _start_now(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ReplicaCall | None:
+        """Submit the call now if nothing needs awaiting first (no response among the
+        arguments, a free replica); otherwise None, and `_execute` goes the long way, so
+        errors still surface where the response is awaited."""
+        if any(_contains_response(value) for value in (*args, *kwargs.values())):
+            return None
+        try:
+            slot = self._router.try_assign(self._options.multiplexed_model_id)
+        except Exception:
+            return None
+        return None if slot is None else self._submit(slot, args, kwargs)
+
+    def _submit(self, slot: Replica, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ReplicaCall:
         router = self._router
         options = self._options
-        model_id = options.multiplexed_model_id
-        slot = router.try_assign(model_id) or await router.assign(model_id)
-        call = slot.submit_method(
+        self._call = slot.submit_method(
             options.method_name,
             args,
             kwargs,
             self.request_id,
             lambda: router.release(slot),
-            multiplexed_model_id=model_id,
+            multiplexed_model_id=options.multiplexed_model_id,
             stream=self._stream,
         )
-        self._call = call
+        return self._call
+
+    async def _execute(self, args: tuple[Any, ...], kwargs: dict[str, Any], started: ReplicaCall | None = None) -> Any:
+        call = started
+        if call is None:
+            _refuse_nested_responses(args, kwargs)
+            args = tuple([await _resolve(a) for a in args])
+            kwargs = {k: await _resolve(v) for k, v in kwargs.items()}
+            model_id = self._options.multiplexed_model_id
+            slot = self._router.try_assign(model_id) or await self._router.assign(model_id)
+            call = self._submit(slot, args, kwargs)
         try:
             return await wait_threadsafe(call.future)
         except asyncio.CancelledError:

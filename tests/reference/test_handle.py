@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import time
 import warnings
 from typing import Any
 
@@ -176,3 +177,39 @@ def test_call_after_shutdown_fails_cleanly(down: DeploymentHandle) -> None:
             caught.clear()
     assert error is not None and issubclass(error, ServeError), error
     assert unawaited == []
+
+
+def test_call_from_a_running_loop_reaches_the_replica_before_the_caller_yields(down: DeploymentHandle) -> None:
+    """As Ray's router, which assigns a call as `.remote()` returns: a caller that blocks
+    its loop right after `.remote()` still has its call running on the replica. Without
+    immediate dispatch the call would start only once the caller awaits."""
+    started, release, log = threading.Event(), threading.Event(), []
+
+    async def call_then_block() -> tuple[bool, str]:
+        response = down.block.remote(started, release, log)
+        reached = started.wait(RESULT_TIMEOUT_S)  # blocks this loop: no task of it runs
+        release.set()
+        return reached, await response
+
+    reached, result = asyncio.run(asyncio.wait_for(call_then_block(), 2 * RESULT_TIMEOUT_S))
+    assert reached, f"the replica did not see the call within {RESULT_TIMEOUT_S} s while the caller's loop was blocked"
+    assert result == "released"
+
+
+def test_call_dispatched_at_once_is_cancelled_on_the_replica(down: DeploymentHandle) -> None:
+    """A call that reached its replica before the caller yielded, then cancelled, has its
+    replica-side request cancelled too (not left running until it ends by itself)."""
+    started, release, log = threading.Event(), threading.Event(), []
+
+    async def call_and_cancel() -> None:
+        response = down.block.remote(started, release, log)
+        assert started.wait(RESULT_TIMEOUT_S), "the call never reached the replica"
+        response.cancel()
+        with pytest.raises(RequestCancelledError):
+            await response
+
+    asyncio.run(asyncio.wait_for(call_and_cancel(), 2 * RESULT_TIMEOUT_S))
+    deadline = time.monotonic() + RESULT_TIMEOUT_S
+    while not log and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert log == ["cancelled"], "the replica's request was not cancelled"
