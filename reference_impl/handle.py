@@ -165,6 +165,10 @@ class DeploymentResponse:
 
     def _copy_outcome(self, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
+            # NOTE: a task cancelled before its first step never ran `_execute`'s
+            # handler, yet its call may already be on a replica (`_start_now`).
+            if self._call is not None:
+                self._call.cancel()
             self._done.set_exception(RequestCancelledError(self.request_id))
         elif (exc := task.exception()) is not None:
             self._done.set_exception(exc)

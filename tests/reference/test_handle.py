@@ -213,3 +213,30 @@ def test_call_dispatched_at_once_is_cancelled_on_the_replica(down: DeploymentHan
     while not log and time.monotonic() < deadline:
         time.sleep(0.05)
     assert log == ["cancelled"], "the replica's request was not cancelled"
+
+
+def test_call_cancelled_before_its_first_step_is_cancelled_on_the_replica(down: DeploymentHandle) -> None:
+    """The caller is cancelled (its client left) in the same loop iteration that made the
+    call: the call already reached the replica, so the replica's request is cancelled too,
+    although the caller-side task never ran a step."""
+    started, release, log = threading.Event(), threading.Event(), []
+
+    async def caller() -> str:
+        # Queued ahead of the call's first step, as a cancellation arriving from the
+        # proxy while the handler is making the call.
+        asyncio.get_running_loop().call_soon(asyncio.current_task().cancel)  # type: ignore[union-attr]
+        return await down.block.remote(started, release, log)
+
+    async def main() -> None:
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(caller(), 2 * RESULT_TIMEOUT_S)
+
+    asyncio.run(main())
+    # A later call on the same (single) replica returns only after the replica's loop
+    # has taken the cancellation: the request was then either dropped or cancelled.
+    assert down.remote(1).result(timeout_s=RESULT_TIMEOUT_S) == "down:1"
+    deadline = time.monotonic() + RESULT_TIMEOUT_S
+    while started.is_set() and not log and time.monotonic() < deadline:
+        time.sleep(0.05)
+    release.set()
+    assert not started.is_set() or log == ["cancelled"], "the replica's request ran on after its caller was cancelled"
