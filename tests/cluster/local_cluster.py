@@ -4,8 +4,9 @@
   by default) lands on the worker node. Serve's controller and its one proxy
   (`proxy_location="HeadOnly"`) run on the head.
 - The worker node (127.0.0.2, another loopback address) runs in a mount namespace of its
-  own with an empty /tmp, so files the test runner writes under /tmp (the file probe's)
-  do not exist there, as on another host.
+  own with a /tmp that holds only the Python environment (when that lives under /tmp),
+  so files the test runner writes under /tmp (the file probe's) do not exist there, as
+  on another host.
 - Every port is chosen here (none of Ray's defaults, never 8000) and everything is
   stopped by killing the process groups this module started: other Ray sessions on
   the machine are never touched.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -50,6 +52,17 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _paths_under_tmp() -> list[Path]:
+    """The directories under /tmp that Ray and the suite's code are run from (the Python
+    environment, `sys.path`, PYTHONPATH): the outermost of each nest, existing ones only."""
+    candidates = [sys.prefix, os.path.dirname(RAY_BIN), *sys.path]
+    candidates += os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    tmp = Path("/tmp")
+    found = {Path(c).resolve() for c in candidates if c and os.path.isabs(c)}
+    found = {p for p in found if p.is_dir() and tmp in p.parents}
+    return sorted(p for p in found if not any(q in p.parents for q in found))
 
 
 def _ports() -> list[str]:
@@ -118,9 +131,23 @@ class LocalCluster:
     def _start_worker(self) -> None:
         ray_args = [RAY_BIN, "start", "--block", f"--address={self.address}", f"--node-ip-address={WORKER_IP}"]
         ray_args += [f"--num-cpus={WORKER_CPUS}", "--min-worker-port=0", "--max-worker-port=0", *_ports()]
-        # A private, empty /tmp for the worker node: the runner's files are not there.
-        script = "mount -t tmpfs psv-worker-tmp /tmp && exec " + " ".join(ray_args)
+        script = self._private_tmp(ray_args)
         self._spawn(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], "worker.log")
+
+    def _private_tmp(self, command: list[str]) -> str:
+        """A shell script that gives the worker node a /tmp of its own, then runs `command`.
+
+        The new /tmp is a tmpfs built on a staging directory, with the paths the node needs
+        from the real /tmp (a virtualenv or a checkout under /tmp) bound back in, and then
+        moved over /tmp: the runner's other files under /tmp are not there."""
+        stage = self.root / "worker-tmp"
+        stage.mkdir(exist_ok=True)
+        lines = ["set -e", f"mount -t tmpfs psv-worker-tmp {shlex.quote(str(stage))}"]
+        for path in _paths_under_tmp():
+            target = shlex.quote(str(stage / path.relative_to("/tmp")))
+            lines += [f"mkdir -p {target}", f"mount --bind {shlex.quote(str(path))} {target}"]
+        lines += [f"mount --move {shlex.quote(str(stage))} /tmp", "exec " + shlex.join(command)]
+        return "\n".join(lines)
 
     def _run_driver(self, code: str, timeout: float = 90.0) -> str:
         """Run `code` as a short-lived driver connected to the cluster; return its stdout."""
