@@ -59,10 +59,13 @@ GROUPS: dict[str, str] = {
     "RDP": "Redeploying a running application",
     "BP": "Backpressure (`max_queued_requests`)",
     "HLT": "The proxy's `/-/healthz` and `/-/routes`",
+    "DEP": "Deployment options as Ray checks and reports them",
     "LIF": "A replica's life: failed deploys, shutdown hooks, health checks",
 }
 
-_SECOND_TIER_GROUPS = frozenset({"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP", "BP", "HLT", "LIF"})
+_SECOND_TIER_GROUPS = frozenset(
+    {"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP", "BP", "HLT", "LIF", "DEP"}
+)
 
 
 @dataclass(frozen=True)
@@ -439,6 +442,17 @@ _CLAUSES = (
         "LIF-3",
         DOCUMENTED,
         "A class's `check_health` runs once before the replica takes requests, then about every `health_check_period_s`; after 3 failed checks in a row the replica is stopped (its `__del__` runs, it is not checked again) and a new one takes its place, after which the deployment is HEALTHY again.",
+    ),
+    # --- DEP ---
+    Clause(
+        "DEP-1",
+        DOCUMENTED,
+        "A `Deployment` reads back its options through Ray's properties, as declared and as changed by `.options()`: `name`, `func_or_class`, `num_replicas` (1 when autoscaling), `max_ongoing_requests` (default 5), `max_queued_requests` (default -1), `user_config`, and `ray_actor_options` with `num_cpus: 1` filled in; `.options()` with nothing changed is equal to it, and both print as `Deployment(name=NAME)`.",
+    ),
+    Clause(
+        "DEP-2",
+        DOCUMENTED,
+        '`autoscaling_config`, a dict or a `ray.serve.config.AutoscalingConfig`, is checked when the deployment is declared (`@serve.deployment` or `.options()`): contradicting replica bounds, negative counts and an unknown `aggregation_function` raise a `ValueError` "1 validation error for DeploymentConfig" naming the field, with Ray\'s message; `version` raises `ValueError` (removed), an unknown `ray_actor_options` key `ValueError`; a valid config, and `num_replicas="auto"`, deploy and serve.',
     ),
 )
 

@@ -9,22 +9,30 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .autoscaling import AggregationFunction, AutoscalingConfig, AutoscalingPolicy
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE_TIMEOUT_S",
     "DEFAULT_MAX_REQUEST_HEADER_BYTES",
     "DEFAULT_REQUEST_HEADER_TIMEOUT_S",
     "KEEP_ALIVE_ENV_VAR",
+    "AggregationFunction",
     "ApplicationConfig",
+    "AutoscalingConfig",
+    "AutoscalingPolicy",
     "BackpressureConfig",
     "ConfigError",
     "HTTPOptions",
+    "ProxyLocation",
     "ServeConfig",
     "effective_keep_alive",
+    "gRPCOptions",
     "load_config",
     "parse_backpressure_config",
     "parse_http_options",
@@ -43,6 +51,25 @@ Location = Literal["HeadOnly", "EveryNode", "NoServer", "Disabled"]
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+class ProxyLocation(str, Enum):
+    """Where Ray runs HTTP proxies; the reference always runs one, in-process."""
+
+    Disabled = "Disabled"
+    HeadOnly = "HeadOnly"
+    EveryNode = "EveryNode"
+
+
+class gRPCOptions(BaseModel):
+    """`serve.start(grpc_options=...)` as Ray's model; the reference serves no gRPC."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    port: int = 9000
+    grpc_servicer_functions: list[str] = Field(default_factory=list)
+    request_timeout_s: float | None = None
+    enable_reflection: bool = True
 
 
 class ConfigError(ValueError):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
+from .autoscaling import AutoscalingConfig, parse_autoscaling_config, replicas_at_start
 from .schema import deployment_logging_config
 
 __all__ = ["Application", "Deployment", "DeploymentOptions", "deployment"]
@@ -15,13 +16,26 @@ __all__ = ["Application", "Deployment", "DeploymentOptions", "deployment"]
 _ACCEPTED_RAY_OPTIONS = frozenset(
     {
         "ray_actor_options",
-        "autoscaling_config",
         "graceful_shutdown_wait_loop_s",
         "logging_config",
         "placement_group_bundles",
         "placement_group_strategy",
         "max_replicas_per_node",
-        "version",
+    }
+)
+# Options in `serve.deployment`'s signature that Ray 2.60 refuses when given.
+RAY_REFUSED_OPTIONS = frozenset({"version"})
+# What Ray 2.60 lets `ray_actor_options` hold.
+_RAY_ACTOR_OPTIONS = frozenset(
+    {
+        "accelerator_type",
+        "fallback_strategy",
+        "label_selector",
+        "memory",
+        "num_cpus",
+        "num_gpus",
+        "resources",
+        "runtime_env",
     }
 )
 
@@ -42,10 +56,12 @@ class DeploymentOptions:
     health_check_timeout_s: float = 30.0
     # The HTTP status (503 or 429) and Retry-After of a request over max_queued_requests.
     backpressure_config: Any = None
+    # Validated as Ray does; here it only sets how many replicas start (`num_replicas`).
+    autoscaling_config: AutoscalingConfig | None = None
     ignored: dict[str, Any] = field(default_factory=dict)
 
 
-def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+def _check_options(kwargs: dict[str, Any], in_options: bool = False) -> dict[str, Any]:
     known = {
         "name",
         "num_replicas",
@@ -56,7 +72,11 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
         "health_check_period_s",
         "health_check_timeout_s",
         "backpressure_config",
+        "autoscaling_config",
     }
+    if RAY_REFUSED_OPTIONS & set(kwargs):
+        where = "`Deployment.options()`" if in_options else "`@serve.deployment`"
+        raise ValueError(f"`version` in {where} has been removed. Serve manages deployment versions internally.")
     unknown = sorted(set(kwargs) - known - _ACCEPTED_RAY_OPTIONS)
     if unknown:
         raise TypeError(f"Unknown deployment option(s) {unknown}; allowed: {sorted(known | _ACCEPTED_RAY_OPTIONS)}")
@@ -64,6 +84,8 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
         # Ray's check and form: a dict or LoggingConfig, stored as the complete dict.
         kwargs["logging_config"] = deployment_logging_config(kwargs["logging_config"])
     _autoscaling_start(kwargs)
+    _check_ray_actor_options(kwargs)
+    _check_max_replicas_per_node(kwargs)
     if "backpressure_config" in kwargs:
         from .config import parse_backpressure_config
 
@@ -94,25 +116,59 @@ def _check_options(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _autoscaling_start(kwargs: dict[str, Any]) -> None:
-    """`num_replicas="auto"` and `autoscaling_config` as Ray 2.60 accepts them; here the
-    deployment keeps the replicas it starts with (`initial_replicas`, else `min_replicas`,
-    at least one): one process does not scale."""
-    if kwargs.get("num_replicas") == "auto":
+    """`num_replicas="auto"` and `autoscaling_config` as Ray 2.60 takes them: "auto" means
+    Ray's default config (min 1, max 100) updated with the given one; the config is
+    validated now. Here the deployment keeps the replicas it starts with."""
+    auto = kwargs.get("num_replicas") == "auto"
+    if auto:
         del kwargs["num_replicas"]
-        kwargs["autoscaling_config"] = kwargs.get("autoscaling_config") or {}
-    config = kwargs.get("autoscaling_config")
-    if config is None:
-        return
-    if kwargs.get("num_replicas") is not None:
+    given = kwargs.get("autoscaling_config")
+    if given is not None and kwargs.get("num_replicas") is not None:
         raise ValueError("Manually setting num_replicas is not allowed when autoscaling_config is provided.")
+    if auto:
+        merged = AutoscalingConfig.default().model_dump(exclude_unset=True)
+        if given is not None:
+            merged.update(given if isinstance(given, dict) else given.model_dump(exclude_unset=True))
+        given = merged
+    if given is None and not auto:
+        if "autoscaling_config" in kwargs or "num_replicas" in kwargs:
+            kwargs["autoscaling_config"] = None  # a fixed count replaces autoscaling, as in Ray
+        return
+    config = parse_autoscaling_config(given)
+    assert config is not None
+    kwargs["autoscaling_config"] = config
+    kwargs["num_replicas"] = replicas_at_start(config)
 
-    def read(key: str) -> Any:
-        return config.get(key) if isinstance(config, dict) else getattr(config, key, None)
 
-    start = read("initial_replicas")
-    if start is None:
-        start = read("min_replicas")
-    kwargs["num_replicas"] = max(1, int(start or 1))
+def _check_ray_actor_options(kwargs: dict[str, Any]) -> None:
+    """Ray's checks of `ray_actor_options`, with its messages; the values change nothing here."""
+    options = kwargs.get("ray_actor_options")
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise TypeError(f'Got invalid type "{type(options)}" for ray_actor_options. Expected a dictionary.')
+    for key in options:
+        if key not in _RAY_ACTOR_OPTIONS:
+            raise ValueError(
+                f"Specifying '{key}' in ray_actor_options is not allowed. Allowed options: {set(_RAY_ACTOR_OPTIONS)}"
+            )
+    for key in ("num_cpus", "num_gpus", "memory"):
+        value = options.get(key)
+        if isinstance(value, int | float) and value < 0:
+            raise ValueError(f"The quantity of resource {key} cannot be negative")
+
+
+def _check_max_replicas_per_node(kwargs: dict[str, Any]) -> None:
+    value = kwargs.get("max_replicas_per_node")
+    if value is None:
+        return
+    allowed = "Expected None or an integer in the range of [1, 100]."
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"Get invalid type '{type(value)}' for max_replicas_per_node. {allowed}")
+    if not 1 <= value <= 100:
+        raise ValueError(
+            f"Invalid max_replicas_per_node {value}. Valid values are None or an integer in the range of [1, 100]."
+        )
 
 
 def _split(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +193,48 @@ class Deployment:
     def options_(self) -> DeploymentOptions:
         return self._options
 
+    # Ray's read-only view of the options.
+    @property
+    def version(self) -> None:
+        return None  # Serve manages versions itself since Ray 2.x; `version=` is refused
+
+    @property
+    def num_replicas(self) -> int:
+        """As Ray reports it: 1 for an autoscaling deployment (its config says the rest)."""
+        return 1 if self._options.autoscaling_config is not None else self._options.num_replicas
+
+    @property
+    def user_config(self) -> Any:
+        return self._options.user_config
+
+    @property
+    def max_ongoing_requests(self) -> int:
+        return self._options.max_ongoing_requests
+
+    @property
+    def max_queued_requests(self) -> int:
+        return self._options.max_queued_requests
+
+    @property
+    def ray_actor_options(self) -> dict[str, Any]:
+        """With Ray's default of one CPU filled in."""
+        options = dict(self._options.ignored.get("ray_actor_options", {}))
+        options.setdefault("num_cpus", 1)
+        return options
+
+    @property
+    def init_args(self) -> tuple[Any, ...]:
+        return ()  # arguments belong to the Application `.bind()` makes
+
+    @property
+    def init_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    @property
+    def logging_config(self) -> dict[str, Any] | None:
+        config: dict[str, Any] | None = self._options.ignored.get("logging_config")
+        return config
+
     @property
     def is_function(self) -> bool:
         return not inspect.isclass(self.func_or_class)
@@ -144,7 +242,7 @@ class Deployment:
     def options(self, **kwargs: Any) -> Deployment:
         """A copy with some options changed (same rules as the decorator)."""
         ignored = dict(self._options.ignored)
-        kwargs = _split(_check_options(dict(kwargs)))
+        kwargs = _split(_check_options(dict(kwargs), in_options=True))
         ignored.update(kwargs.pop("ignored", {}))
         return Deployment(self.func_or_class, replace(self._options, ignored=ignored, **kwargs))
 
@@ -156,12 +254,21 @@ class Deployment:
         return Application(self, args, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(
-            f"Deployment {self.name!r} cannot be called directly. Use `.bind(...)` and pass the result to `serve.run`."
+        raise RuntimeError(
+            f"Deployments cannot be constructed directly: use `{self.name}.bind(...)` and pass the result to "
+            "`serve.run`."
         )
 
+    def __eq__(self, other: object) -> bool:
+        """As Ray compares them: same name and options (the code itself is not compared)."""
+        if not isinstance(other, Deployment):
+            return NotImplemented
+        return self._options == other._options
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value and mutable options, as in Ray
+
     def __repr__(self) -> str:
-        return f"Deployment(name={self.name!r})"
+        return f"Deployment(name={self.name})"
 
 
 class Application:

@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from .config import ProxyLocation
+
 __all__ = [
     "ApplicationStatus",
     "ApplicationStatusOverview",
@@ -284,14 +286,6 @@ class ProxyStatus(str, Enum):
 
     def to_numeric(self) -> int:
         return list(ProxyStatus).index(self) + 1
-
-
-class ProxyLocation(str, Enum):
-    """Where Ray runs HTTP proxies; the reference always runs one, in-process."""
-
-    Disabled = "Disabled"
-    HeadOnly = "HeadOnly"
-    EveryNode = "EveryNode"
 
 
 @dataclass

@@ -69,7 +69,7 @@ def snapshot() -> None:
 def classify() -> tuple[str, dict[str, list[tuple[str, str, str]]], list[tuple[str, str]]]:
     """(ray version, module → [(name, status, note)], [(option, status)])."""
     from reference_impl.coverage import ACCEPTED_AND_IGNORED
-    from reference_impl.deployment import _ACCEPTED_RAY_OPTIONS, DeploymentOptions
+    from reference_impl.deployment import _ACCEPTED_RAY_OPTIONS, RAY_REFUSED_OPTIONS, DeploymentOptions
 
     data = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     result: dict[str, list[tuple[str, str, str]]] = {}
@@ -88,7 +88,7 @@ def classify() -> tuple[str, dict[str, list[tuple[str, str, str]]], list[tuple[s
             else:
                 rows.append((name, "missing", ""))
         result[ray_name] = rows
-    known = set(DeploymentOptions.__dataclass_fields__) | {"logging_config"}
+    known = set(DeploymentOptions.__dataclass_fields__) | {"logging_config"} | RAY_REFUSED_OPTIONS
     options = [
         (o, "ignored" if o in _ACCEPTED_RAY_OPTIONS else "implemented" if o in known else "missing")
         for o in data["deployment_options"]
@@ -97,6 +97,8 @@ def classify() -> tuple[str, dict[str, list[tuple[str, str, str]]], list[tuple[s
 
 
 def render_text() -> str:
+    from reference_impl.deployment import RAY_REFUSED_OPTIONS
+
     version, modules, options = classify()
     marks = {"implemented": "[X]", "ignored": "[~]", "missing": "[ ]"}
     total = sum(len(r) for r in modules.values())
@@ -121,8 +123,11 @@ def render_text() -> str:
         lines.append("")
     n = sum(1 for _, s in options if s == "implemented")
     lines += [f"## Deployment options (`@serve.deployment(...)`): {n}/{len(options)} implemented", ""]
+    notes = {o: " — refused with Ray's error, as Ray refuses it" for o in RAY_REFUSED_OPTIONS}
+    notes["autoscaling_config"] = " — validated as Ray's `AutoscalingConfig`; sets how many replicas start"
     lines += [
-        f"- {marks[s]} `{o}`" + (" — accepted and ignored (one process, no cluster)" if s == "ignored" else "")
+        f"- {marks[s]} `{o}`"
+        + (" — accepted and ignored (one process, no cluster)" if s == "ignored" else notes.get(o, ""))
         for o, s in options
     ]
     return "\n".join(lines) + "\n"

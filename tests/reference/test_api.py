@@ -10,6 +10,7 @@ import pytest
 
 from reference_impl import serve
 from reference_impl.api import current_instance
+from reference_impl.autoscaling import AutoscalingConfig
 from reference_impl.exceptions import DeploymentStartError, DeploymentUnavailableError, ServeError
 from reference_impl.instance import ServeInstance
 
@@ -250,14 +251,97 @@ def test_ray_only_options_are_accepted() -> None:
     [
         ({"num_replicas": "auto"}, 1),
         ({"autoscaling_config": {"min_replicas": 2, "max_replicas": 4}}, 2),
-        ({"autoscaling_config": {"min_replicas": 0, "initial_replicas": 3}}, 3),
+        ({"autoscaling_config": {"min_replicas": 0, "initial_replicas": 3, "max_replicas": 4}}, 3),
         ({"autoscaling_config": {"min_replicas": 0}}, 1),
+        ({"autoscaling_config": AutoscalingConfig(min_replicas=2, max_replicas=3)}, 2),
+        ({"num_replicas": "auto", "autoscaling_config": {"min_replicas": 3}}, 3),
     ],
 )
 def test_autoscaling_options_start_fixed_replicas(options: dict[str, object], replicas: int) -> None:
     """As Ray 2.60 accepts them; the reference starts `initial_replicas`, else
-    `min_replicas`, at least one, and keeps that number."""
-    assert Value.options(**options).options_.num_replicas == replicas
+    `min_replicas`, at least one, and keeps that number. Ray reports `num_replicas` 1."""
+    deployment = Value.options(**options)
+    assert deployment.options_.num_replicas == replicas
+    assert deployment.num_replicas == 1
+    assert isinstance(deployment.options_.autoscaling_config, AutoscalingConfig)
+
+
+def test_num_replicas_auto_is_rays_default_config_updated() -> None:
+    """`"auto"` starts from Ray's `AutoscalingConfig.default()` (max 100), the given keys on top."""
+    config = Value.options(num_replicas="auto", autoscaling_config={"min_replicas": 2}).options_.autoscaling_config
+    assert config is not None
+    assert (config.min_replicas, config.max_replicas, config.target_ongoing_requests) == (2, 100, 2)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"min_replicas": 3, "max_replicas": 2}, "max_replicas (2) must be greater than or equal to min_replicas (3)!"),
+        ({"initial_replicas": 1, "min_replicas": 2, "max_replicas": 3}, "min_replicas (2) must be less than or"),
+        ({"min_replicas": -1}, "autoscaling_config.min_replicas"),
+        ({"aggregation_function": "median"}, "'median' is not a valid AggregationFunction"),
+        ("x", "Input should be a valid dictionary or instance of AutoscalingConfig"),
+    ],
+)
+def test_autoscaling_config_is_validated_when_declared(config: object, message: str) -> None:
+    """Ray's pydantic error, titled as Ray's ("for DeploymentConfig"), from the decorator and from `.options`."""
+    for declare in (
+        lambda: serve.deployment(autoscaling_config=config)(Value.func_or_class),
+        lambda: Value.options(autoscaling_config=config),
+    ):
+        with pytest.raises(ValueError, match="1 validation error for DeploymentConfig") as raised:
+            declare()
+        assert message in str(raised.value)
+
+
+def test_a_fixed_count_replaces_autoscaling() -> None:
+    scaled = Value.options(autoscaling_config={"min_replicas": 2, "max_replicas": 3})
+    fixed = scaled.options(num_replicas=4)
+    assert (fixed.num_replicas, fixed.options_.num_replicas, fixed.options_.autoscaling_config) == (4, 4, None)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"version": "1"}, ValueError, "`version` in `Deployment.options()` has been removed."),
+        ({"ray_actor_options": "x"}, TypeError, "Got invalid type \"<class 'str'>\" for ray_actor_options."),
+        ({"ray_actor_options": {"cpus": 1}}, ValueError, "Specifying 'cpus' in ray_actor_options is not allowed."),
+        ({"ray_actor_options": {"num_cpus": -1}}, ValueError, "The quantity of resource num_cpus cannot be negative"),
+        ({"max_replicas_per_node": 0}, ValueError, "Invalid max_replicas_per_node 0."),
+        ({"max_replicas_per_node": "2"}, TypeError, "for max_replicas_per_node. Expected None or an integer"),
+    ],
+)
+def test_options_ray_refuses_are_refused(options: dict[str, object], error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as raised:
+        Value.options(**options)
+    assert message in str(raised.value)
+
+
+def test_version_in_the_decorator_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^`version` in `@serve.deployment` has been removed"):
+        serve.deployment(version="1")
+
+
+def test_deployment_reads_back_its_options_as_ray() -> None:
+    """Ray's properties, with its defaults (one CPU in `ray_actor_options`)."""
+    plain = serve.deployment(Value.func_or_class)
+    assert (plain.num_replicas, plain.max_ongoing_requests, plain.max_queued_requests) == (1, 5, -1)
+    assert (plain.user_config, plain.version, plain.logging_config) == (None, None, None)
+    assert (plain.ray_actor_options, plain.init_args, plain.init_kwargs) == ({"num_cpus": 1}, (), {})
+    tuned = plain.options(
+        num_replicas=3, user_config={"a": 1}, ray_actor_options={"num_gpus": 1}, max_queued_requests=9
+    )
+    assert (tuned.num_replicas, tuned.user_config, tuned.max_queued_requests) == (3, {"a": 1}, 9)
+    assert tuned.ray_actor_options == {"num_gpus": 1, "num_cpus": 1}
+    assert tuned.func_or_class is plain.func_or_class
+
+
+def test_deployments_compare_by_options_and_print_as_ray() -> None:
+    plain = serve.deployment(Value.func_or_class)
+    assert plain == plain.options() and plain != plain.options(num_replicas=2)
+    assert repr(plain) == str(plain) == f"Deployment(name={plain.name})"
+    with pytest.raises(RuntimeError, match=r"^Deployments cannot be constructed directly"):
+        plain()
 
 
 def test_num_replicas_with_autoscaling_config_is_refused() -> None:
