@@ -6,7 +6,12 @@ from typing import Any
 
 from .channel import Channel
 
-__all__ = ["Exchange", "Finished"]
+__all__ = ["ClientDisconnected", "Exchange", "Finished"]
+
+
+class ClientDisconnected(OSError):
+    """Raised by a replica's `send` once nothing reaches the client any more, as a
+    socket write fails: the client left (or the request was cancelled)."""
 
 
 class Finished:

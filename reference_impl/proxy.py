@@ -19,6 +19,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from .channel import Channel
 from .config import HTTPOptions
 from .context import new_request_id
 from .exceptions import DeploymentUnavailableError, retry_after
@@ -220,6 +221,13 @@ class Proxy:
             return
         flow.call = replica.submit_asgi(scope, flow.ex, lambda: router.release(replica), model_id)
         outbox = flow.ex.outbox
+        try:
+            await self._forward(flow, outbox, send)
+        finally:
+            outbox.close()  # a replica still sending is not held waiting for room
+
+    async def _forward(self, flow: _Flow, outbox: Channel[dict[str, Any] | Finished], send: Any) -> None:
+        """Send the replica's messages to the client until the replica or the client is done."""
         request_id = flow.ex.request_id.encode("latin-1")
         while True:
             message = await outbox.get()
@@ -238,7 +246,7 @@ class Proxy:
                 # instead of being cancelled (Ray does the same).
                 flow.started = flow.settled = True
             if flow.ex.client_gone:  # set by the pump meanwhile
-                continue  # type: ignore[unreachable]
+                continue
             try:
                 await send(message)
             except OSError:

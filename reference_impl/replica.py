@@ -33,7 +33,7 @@ from .exceptions import (
     RayServeException,
     retry_after,
 )
-from .exchange import Exchange, Finished
+from .exchange import ClientDisconnected, Exchange, Finished
 from .finalizers import finalize
 from .ingress import build_asgi_app, current_instance, ingress_spec
 from .loops import LoopThread
@@ -377,18 +377,24 @@ class Replica:
         async def send(message: dict[str, Any]) -> None:
             nonlocal started, flush_due
             started = True
+            if outbox.closed or (websocket and ex.client_gone):
+                # The request's cancellation is on its way (HTTP): let it land first.
+                await asyncio.sleep(0)
+                raise ClientDisconnected("the client has disconnected")
             if websocket:
-                if ex.client_gone:
-                    raise OSError("the WebSocket client has disconnected")
                 outbox.put(message)
-                return
-            # NOTE: the messages an HTTP handler sends in one step (start and body, or
-            # a streamed chunk) cost the proxy's loop one wake-up: when the step ends,
-            # or with the Finished below, which follows at once in most responses.
-            outbox.put(message, wake=False)
-            if not flush_due:
-                flush_due = True
-                self.loop.call_soon(flush)
+            else:
+                # NOTE: the messages an HTTP handler sends in one step (start and body, or
+                # a streamed chunk) cost the proxy's loop one wake-up: when the step ends,
+                # or with the Finished below, which follows at once in most responses.
+                outbox.put(message, wake=False)
+                if not flush_due:
+                    flush_due = True
+                    self.loop.call_soon(flush)
+            if len(outbox) > OUTBOX_LIMIT:
+                # A handler that sends faster than the client takes waits here, as it
+                # would on a socket: memory stays bounded and its loop gets to run.
+                await outbox.room(OUTBOX_LIMIT // 2)
 
         failed = False
         try:
@@ -398,6 +404,8 @@ class Replica:
                 await self.asgi_app(scope, receive, send)
             else:
                 await self._serve_callable(scope, receive, send)
+        except ClientDisconnected:
+            failed = True  # nothing to tell the client, nothing to log: it left
         except _UNAVAILABLE as err:
             if started or websocket:
                 failed = True
@@ -430,6 +438,8 @@ class Replica:
 
 
 _UNAVAILABLE = (BackPressureError, DeploymentUnavailableError)
+# Messages of one response that may wait for the proxy before the handler's `send` waits.
+OUTBOX_LIMIT = 64
 
 
 def unavailable_response(err: Exception) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,10 +19,11 @@ from typing import Any
 import httpx
 import pytest
 from direct_serve import StartServe
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket
 from resources import Usage, eventually
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
+from websockets.sync.client import connect as ws_connect
 
 from reference_impl import serve
 from reference_impl.exceptions import DeploymentStartError
@@ -194,6 +196,66 @@ def test_exception_mid_stream_truncates_the_response(
         with pytest.raises(httpx.RemoteProtocolError):  # what a client library reports
             client.get(path)
         assert client.get("/stream?mode=async").text == "c0\nc1\nc2\n"
+
+
+# -- handlers that send without pause ---------------------------------------------------------------
+
+flood_app = FastAPI()
+FLOOD_CHUNK = b"x" * 1024
+
+
+@serve.deployment(max_ongoing_requests=1)
+@serve.ingress(flood_app)
+class Flood:
+    """Sends as fast as it can and never awaits anything else; one request at a time."""
+
+    @flood_app.websocket("/ws")
+    async def ws(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        while True:
+            await websocket.send_bytes(FLOOD_CHUNK)
+
+    @flood_app.get("/http")
+    def http(self) -> StreamingResponse:
+        async def endless() -> AsyncIterator[bytes]:
+            while True:
+                yield FLOOD_CHUNK
+
+        return StreamingResponse(endless(), media_type="application/octet-stream")
+
+    @flood_app.get("/ping")
+    def ping(self) -> str:
+        return "pong"
+
+
+def _vanish_after_some(instance: ServeInstance, kind: str) -> None:
+    """Take some of the flood, then close the socket without a goodbye (no close frame)."""
+    if kind == "ws":
+        with ws_connect(f"ws://127.0.0.1:{instance.server.port}/flood/ws", open_timeout=REPLY_S) as client:
+            for _ in range(10):
+                client.recv(timeout=REPLY_S)
+            client.socket.close()
+        return
+    with socket.create_connection(("127.0.0.1", instance.server.port), timeout=REPLY_S) as sock:
+        sock.sendall(request("GET", "/flood/http", {"Host": "x"}))
+        received = 0
+        while received < 64 * 1024:
+            received += len(sock.recv(65536))
+
+
+@pytest.mark.parametrize("kind", ["ws", "http"])
+def test_handler_sending_without_pause_to_a_vanished_client(instance: ServeInstance, kind: str) -> None:
+    """A WebSocket handler or a stream that sends without ever awaiting anything else
+    reaches its client; when the client takes some and vanishes, the proxy keeps answering
+    other apps, and the handler's request ends: the replica (one request at a time) serves
+    the next one within 10 s."""
+    serve.run(Flood.bind(), name="flood", route_prefix="/flood")
+    serve.run(ok.bind(), name="ok", route_prefix="/ok")
+    _vanish_after_some(instance, kind)
+    with httpx.Client(base_url=instance.url, timeout=REPLY_S) as client:
+        for _ in range(3):
+            assert client.get("/ok").text == "ok"
+        assert client.get("/flood/ping").json() == "pong", "the flood's request still holds its replica"
 
 
 # -- handlers that never return --------------------------------------------------------------------
