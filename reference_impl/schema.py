@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .config import ProxyLocation
+from .config import ProxyLocation, gRPCOptions
 
 __all__ = [
     "ApplicationStatus",
@@ -479,15 +479,8 @@ class HTTPOptionsSchema(BaseModel):
         return value
 
 
-class gRPCOptionsSchema(BaseModel):
-    """`grpc_options` of a config file; the reference serves no gRPC."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    port: int = 9000
-    grpc_servicer_functions: list[str] = Field(default_factory=list)
-    request_timeout_s: float | None = None
-    enable_reflection: bool = True
+class gRPCOptionsSchema(gRPCOptions):
+    """`grpc_options` of a config file: the fields of `serve.start`'s `gRPCOptions`."""
 
 
 class ServeDeploySchema(BaseModel):
