@@ -74,9 +74,9 @@ def _check_options(kwargs: dict[str, Any], in_options: bool = False) -> dict[str
         "backpressure_config",
         "autoscaling_config",
     }
-    if RAY_REFUSED_OPTIONS & set(kwargs):
+    for refused in sorted(RAY_REFUSED_OPTIONS & set(kwargs)):
         where = "`Deployment.options()`" if in_options else "`@serve.deployment`"
-        raise ValueError(f"`version` in {where} has been removed. Serve manages deployment versions internally.")
+        raise ValueError(f"`{refused}` in {where} has been removed. Serve manages deployment versions internally.")
     unknown = sorted(set(kwargs) - known - _ACCEPTED_RAY_OPTIONS)
     if unknown:
         raise TypeError(f"Unknown deployment option(s) {unknown}; allowed: {sorted(known | _ACCEPTED_RAY_OPTIONS)}")
