@@ -66,8 +66,8 @@ def snapshot() -> None:
     print(f"wrote {SNAPSHOT.name} from Ray {ray.__version__}")
 
 
-def classify() -> tuple[str, dict[str, list[tuple[str, str, str]]], list[tuple[str, str]]]:
-    """(ray version, module → [(name, status, note)], [(option, status)])."""
+def classify() -> tuple[str, dict[str, list[tuple[str, str, str]]], list[tuple[str, str, str]]]:
+    """(ray version, module → [(name, status, note)], [(option, status, note)])."""
     from reference_impl.coverage import ACCEPTED_AND_IGNORED
     from reference_impl.deployment import _ACCEPTED_RAY_OPTIONS, RAY_REFUSED_OPTIONS, DeploymentOptions
 
@@ -82,25 +82,33 @@ def classify() -> tuple[str, dict[str, list[tuple[str, str, str]]], list[tuple[s
         for name in names:
             qualified = f"{ray_name}.{name}"
             if qualified in ACCEPTED_AND_IGNORED:
-                rows.append((name, "ignored", ACCEPTED_AND_IGNORED[qualified]))
+                rows.append((name, "ignored", f"accepted and ignored: {ACCEPTED_AND_IGNORED[qualified]}"))
             elif ours is not None and name in vars(ours):
                 rows.append((name, "implemented", ""))
             else:
                 rows.append((name, "missing", ""))
         result[ray_name] = rows
     known = set(DeploymentOptions.__dataclass_fields__) | {"logging_config"} | RAY_REFUSED_OPTIONS
-    options = [
-        (o, "ignored" if o in _ACCEPTED_RAY_OPTIONS else "implemented" if o in known else "missing")
-        for o in data["deployment_options"]
-    ]
+    notes = dict.fromkeys(RAY_REFUSED_OPTIONS, "refused with Ray's error, as Ray refuses it")
+    notes["autoscaling_config"] = "validated as Ray's `AutoscalingConfig`; sets how many replicas start"
+    options = []
+    for option in data["deployment_options"]:
+        if option in _ACCEPTED_RAY_OPTIONS:
+            options.append((option, "ignored", "accepted and ignored (one process, no cluster)"))
+        else:
+            options.append((option, "implemented" if option in known else "missing", notes.get(option, "")))
     return data["ray_version"], result, options
 
 
-def render_text() -> str:
-    from reference_impl.deployment import RAY_REFUSED_OPTIONS
+MARKS = {"implemented": "[X]", "ignored": "[~]", "missing": "[ ]"}
 
+
+def _bullets(rows: list[tuple[str, str, str]]) -> list[str]:
+    return [f"- {MARKS[status]} `{name}`" + (f" — {note}" if note else "") for name, status, note in rows]
+
+
+def render_text() -> str:
     version, modules, options = classify()
-    marks = {"implemented": "[X]", "ignored": "[~]", "missing": "[ ]"}
     total = sum(len(r) for r in modules.values())
     done = sum(1 for r in modules.values() for _, s, _ in r if s == "implemented")
     lines = [
@@ -117,19 +125,11 @@ def render_text() -> str:
     for module, rows in modules.items():
         n = sum(1 for _, s, _ in rows if s == "implemented")
         lines += [f"## {module}: {n}/{len(rows)} implemented ({100 * n // max(len(rows), 1)}%)", ""]
-        lines += [
-            f"- {marks[s]} `{name}`" + (f" — accepted and ignored: {note}" if note else "") for name, s, note in rows
-        ]
+        lines += _bullets(rows)
         lines.append("")
-    n = sum(1 for _, s in options if s == "implemented")
+    n = sum(1 for _, s, _ in options if s == "implemented")
     lines += [f"## Deployment options (`@serve.deployment(...)`): {n}/{len(options)} implemented", ""]
-    notes = {o: " — refused with Ray's error, as Ray refuses it" for o in RAY_REFUSED_OPTIONS}
-    notes["autoscaling_config"] = " — validated as Ray's `AutoscalingConfig`; sets how many replicas start"
-    lines += [
-        f"- {marks[s]} `{o}`"
-        + (" — accepted and ignored (one process, no cluster)" if s == "ignored" else notes.get(o, ""))
-        for o, s in options
-    ]
+    lines += _bullets(options)
     return "\n".join(lines) + "\n"
 
 
