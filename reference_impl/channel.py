@@ -69,8 +69,7 @@ class Channel(Generic[T]):
             self._items.append(item)
             if not wake:
                 return
-            waiter, loop = self._waiter, self._waiter_loop
-            self._waiter = self._waiter_loop = None
+            waiter, loop = self._take_waiter()
         _notify(waiter, loop)
 
     def flush(self) -> None:
@@ -78,8 +77,7 @@ class Channel(Generic[T]):
         with self._lock:
             if not self._items:
                 return
-            waiter, loop = self._waiter, self._waiter_loop
-            self._waiter = self._waiter_loop = None
+            waiter, loop = self._take_waiter()
         _notify(waiter, loop)
 
     async def get(self) -> T:
@@ -108,6 +106,12 @@ class Channel(Generic[T]):
         with self._lock:
             return self._pop() if self._items else None
 
+    def _take_waiter(self) -> tuple[asyncio.Future[None] | None, asyncio.AbstractEventLoop | None]:
+        """The waiting consumer's future and loop, unregistered (the lock is held)."""
+        waiter, loop = self._waiter, self._waiter_loop
+        self._waiter = self._waiter_loop = None
+        return waiter, loop
+
     def _pop(self) -> T:
         """Take the first item (the lock is held); wake a producer waiting for room."""
         item = self._items.popleft()
@@ -129,8 +133,7 @@ class Channel(Generic[T]):
             loop = asyncio.get_running_loop()
             room = loop.create_future()
             self._room, self._room_loop, self._room_limit = room, loop, limit
-            waiter, waiter_loop = self._waiter, self._waiter_loop
-            self._waiter = self._waiter_loop = None
+            waiter, waiter_loop = self._take_waiter()
         _notify(waiter, waiter_loop)
         try:
             await room
