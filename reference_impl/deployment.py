@@ -130,7 +130,7 @@ def _autoscaling_start(kwargs: dict[str, Any]) -> None:
         if given is not None:
             merged.update(given if isinstance(given, dict) else given.model_dump(exclude_unset=True))
         given = merged
-    if given is None and not auto:
+    if given is None:  # (never with "auto": it merged Ray's default above)
         if "autoscaling_config" in kwargs or "num_replicas" in kwargs:
             kwargs["autoscaling_config"] = None  # a fixed count replaces autoscaling, as in Ray
         return
