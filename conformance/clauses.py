@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Final, Literal
 
 __all__ = [
     "API",
@@ -29,8 +30,8 @@ RECOMMENDED = "recommended"
 
 # Tiers of the catalogue. "CERTIFIED" means the HTTP-guide tier; the second tier, the
 # Serve API that real apps use beyond the guide, gets a verdict of its own beside it.
-GUIDE = "guide"
-API = "api"
+GUIDE: Final = "guide"
+API: Final = "api"
 TIERS: dict[str, str] = {
     GUIDE: 'HTTP guide ("Set Up FastAPI and HTTP")',
     API: "Serve API beyond the HTTP guide",
@@ -83,7 +84,7 @@ class Clause:
         return GROUPS[self.group]
 
     @property
-    def tier(self) -> str:
+    def tier(self) -> Literal["guide", "api"]:
         return API if self.group in _SECOND_TIER_GROUPS else GUIDE
 
 

@@ -9,8 +9,7 @@ import itertools
 import statistics
 from typing import Any
 
-from pytest_serve.http import StreamResult
-from pytest_serve.probe import ProbeEvent
+from pytest_serve import ProbeEvent, StreamResult
 
 __all__ = ["ITEMS", "MAX_LAG_S", "MIN_SPREAD", "assert_incremental"]
 

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from pytest_serve.http import Departure, disconnect_after
+from pytest_serve import Departure, disconnect_after
 
 # How long after sending a client waits before it leaves. The replica has been
 # warmed up by then, so the handler started long before (Ray: ~10 ms per hop).

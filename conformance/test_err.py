@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from pytest_serve.http import raw_request
+from pytest_serve import raw_request
 
 # A bounded wait for any single exchange: far above a healthy answer, far below a hang.
 REPLY_TIMEOUT_S = 10.0

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.responses import StreamingResponse
 
 from conformance.streams import ITEMS, assert_incremental
-from pytest_serve.http import stream_chunks
+from pytest_serve import stream_chunks
 
 # Bound for anything that happens inside a replica after the driver acted.
 REACT_S = 10.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_serve.timing import wait_until
+from pytest_serve import wait_until
 
 NOT_POPULATED = (503, "Route table is not populated yet.")
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_serve.http import idle_close_after
+from pytest_serve import idle_close_after
 
 ENV_VAR = "RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S"
 GUIDE_DEFAULT_S = 5

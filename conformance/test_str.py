@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from conformance.streams import ITEMS, assert_incremental
-from pytest_serve.http import disconnect_after, stream_chunks
+from pytest_serve import disconnect_after, stream_chunks
 
 # Bound for the replica to react to a disconnect (Ray 2.60: ~10 ms).
 REACT_S = 5.0

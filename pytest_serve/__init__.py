@@ -7,6 +7,7 @@ for adapters and for code that measures Serve behaviour outside fixtures.
 from .adapters import Adapter, AdapterError, free_port, load_adapter
 from .deployed import DeployedApp
 from .http import (
+    Departure,
     StreamResult,
     adisconnect_after,
     aidle_close_after,
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Adapter",
     "AdapterError",
+    "Departure",
     "DeployedApp",
     "Probe",
     "ProbeEvent",

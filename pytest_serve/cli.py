@@ -210,8 +210,7 @@ def _append_step_summary(markdown: Path) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import Comparison
-    from .report import load_report
+    from .reporting import Comparison, load_report
 
     try:
         comparison = Comparison([load_report(path) for path in args.reports])
@@ -228,9 +227,10 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .verify import verify_file
+    from . import suite
+    from .reporting import verify_file
 
-    result = verify_file(args.report)
+    result = verify_file(args.report, suite.installed())
     for line in result.checked:
         print(f"  ok: {line}")
     for problem in result.problems:

@@ -17,8 +17,9 @@ from .adapters import Adapter, AdapterError, NotTestableError
 from .deployed import DeployedApp
 from .manager import InstanceManager
 from .markers import clause_ids, instance_config, needed_defaults
-from .observe import PROPERTY, Observation, Observer, encode
+from .observe import Observation, Observer, encode
 from .probe import Probe
+from .properties import NOT_TESTABLE, OBSERVATION
 
 __all__ = [
     "serve",
@@ -32,9 +33,6 @@ __all__ = [
 ]
 
 MANAGER_KEY = pytest.StashKey[InstanceManager]()
-#: user_properties key of a test the instance cannot run as it needs; the report grades
-#: its clause "not testable" with this reason.
-NOT_TESTABLE_PROPERTY = "serve_not_testable"
 
 
 def _fail(message: str) -> NoReturn:
@@ -48,7 +46,7 @@ def manager_of(config: pytest.Config) -> InstanceManager:
 
 def _not_testable(request: pytest.FixtureRequest, reason: str) -> NoReturn:
     """Skip the test, marked so that its clause is graded "not testable" with `reason`."""
-    request.node.user_properties.append((NOT_TESTABLE_PROPERTY, reason))
+    request.node.user_properties.append((NOT_TESTABLE, reason))
     raise pytest.skip.Exception(f"not testable on this instance: {reason}", _use_item_location=True) from None
 
 
@@ -230,6 +228,6 @@ def serve_observe(request: pytest.FixtureRequest) -> Observer:
     item = request.node
 
     def keep(observation: Observation) -> None:
-        item.user_properties.append((PROPERTY, encode(observation)))
+        item.user_properties.append((OBSERVATION, encode(observation)))
 
     return Observer(clause_ids(item), keep)

@@ -19,10 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PROPERTY", "Figure", "Observation", "Observer", "format_value", "headline"]
+from .properties import OBSERVATION
 
-#: The `user_properties` key under which an observation travels (its value: one JSON object).
-PROPERTY = "serve_observation"
+__all__ = ["Figure", "Observation", "Observer", "format_value", "headline"]
 
 Scalar = int | float | str
 
@@ -146,7 +145,7 @@ def decode(properties: Sequence[Sequence[object]]) -> list[Observation]:
     found = []
     for entry in properties:
         name, value = entry[0], entry[1]
-        if name == PROPERTY and isinstance(value, str):
+        if name == OBSERVATION and isinstance(value, str):
             found.append(Observation.from_json(json.loads(value)))
     return found
 

@@ -9,6 +9,7 @@ import pytest
 
 from reference_impl.ray_alias import RayAlreadyImportedError
 
+from . import properties, suite
 from .adapters import AdapterError
 from .alias import RayAliasState, alias_state
 from .fixtures import (
@@ -205,17 +206,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         drop: list[pytest.Item] = []
         for item in items:
             ids = clause_ids(item)
-            (keep if any(i.startswith(p) for i in ids for p in prefixes) else drop).append(item)
+            (keep if suite.selects(ids, prefixes) else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep
-    from conformance.clauses import CLAUSES
-
     for item in items:
-        for clause in clause_ids(item):
-            if clause not in CLAUSES:
-                raise pytest.UsageError(f"{item.nodeid}: unknown clause ID {clause!r}; known: {', '.join(CLAUSES)}")
-            item.user_properties.append(("serve_clause", clause))
+        ids = clause_ids(item)
+        unknown = suite.unknown_clauses(ids)
+        if unknown:
+            known = ", ".join(suite.CLAUSES)
+            raise pytest.UsageError(f"{item.nodeid}: unknown clause ID {unknown[0]!r}; known: {known}")
+        item.user_properties.extend((properties.CLAUSE, clause) for clause in ids)
     # Group tests by the instance settings they need, default settings first and tests
     # that start from a config file last, so the instance restarts once per distinct
     # configuration (costly on Ray: ~10 s each).

@@ -10,19 +10,20 @@ from typing import Any
 
 import pytest
 
-from . import integrity
-from .fixtures import NOT_TESTABLE_PROPERTY
+from . import properties, suite
 from .manager import InstanceManager
 from .markers import clause_ids
 from .observe import decode
-from .report import MODIFIED, ClauseResult, Report, TestOutcome, deviations_from, grade
+from .reporting import integrity, write_report
+from .reporting.model import ClauseResult, Report, TestOutcome, deviations_from, grade
+from .reporting.terminal import write_summary
 from .xdist import COLLECTED_KEY
 
 __all__ = ["ResultCollector"]
 
 
 def _clauses_of(report: pytest.TestReport) -> list[str]:
-    return [str(v) for k, v in report.user_properties if k == "serve_clause"]
+    return [str(v) for k, v in report.user_properties if k == properties.CLAUSE]
 
 
 def _plain_nodeid(nodeid: str) -> str:
@@ -50,13 +51,13 @@ class ResultCollector:
 
     @pytest.hookimpl(tryfirst=True)  # before -k, -m, --deselect and --clause drop any
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        suite = integrity.suite_dir()
+        folder = suite.directory()
         for item in items:
             ids = clause_ids(item)
             if not ids:
                 continue
             nodeid = _plain_nodeid(item.nodeid)
-            if item.path.resolve().is_relative_to(suite):
+            if item.path.resolve().is_relative_to(folder):
                 self.collected[nodeid] = ids
             else:
                 self.outside.add(nodeid)
@@ -81,7 +82,7 @@ class ResultCollector:
         observations = decode(report.user_properties)
         if len(observations) >= len(outcome.observations):  # each phase's report carries all so far
             outcome.observations = observations
-        untestable = [str(v) for k, v in report.user_properties if k == NOT_TESTABLE_PROPERTY]
+        untestable = [str(v) for k, v in report.user_properties if k == properties.NOT_TESTABLE]
         if report.skipped and untestable:
             outcome.outcome = "not-testable"
             outcome.message = untestable[-1]
@@ -103,15 +104,13 @@ class ResultCollector:
         self.report = self._build()
         directory = self.config.option.serve_report
         if directory:
-            self.report.write(directory)
+            write_report(self.report, directory)
 
     def _deviations_file(self) -> dict[str, str]:
         path = self.config.option.serve_deviations
         if not path:
             return {}
         import yaml
-
-        from conformance.clauses import CLAUSES
 
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
@@ -120,7 +119,7 @@ class ResultCollector:
         if not isinstance(data, dict):
             raise pytest.UsageError(f"pytest-serve: --serve-deviations {path} must map clause IDs to reasons")
         try:
-            return deviations_from(data, CLAUSES)
+            return deviations_from(data, suite.CLAUSES)
         except ValueError as err:
             raise pytest.UsageError(f"pytest-serve: --serve-deviations {path}: {err}") from None
 
@@ -130,12 +129,9 @@ class ResultCollector:
         return declared
 
     def _build(self) -> Report:
-        from conformance import __version__ as suite_version
-        from conformance.clauses import CATALOGUE_HASH, CLAUSES
-
         deviations = self._deviations()
         results = []
-        for clause in CLAUSES.values():
+        for clause in suite.CLAUSES.values():
             tests = [self.tests[n] for n in self.by_clause.get(clause.id, [])]
             verdict, note = grade(tests, deviations.get(clause.id))
             results.append(
@@ -154,8 +150,8 @@ class ResultCollector:
             )
         adapter = self.manager.adapter
         return Report(
-            suite_version=suite_version,
-            catalogue_hash=CATALOGUE_HASH,
+            suite_version=suite.VERSION,
+            catalogue_hash=suite.CATALOGUE_HASH,
             implementation={
                 "name": adapter.name,
                 "version": adapter.version,
@@ -177,97 +173,23 @@ class ResultCollector:
     def _integrity(self, adapter_type: type) -> integrity.Integrity:
         """The suite's files against its listing, and the tests that ran against the
         suite's tests that the selection asks for."""
-        suite = integrity.suite_dir()
-        files = integrity.suite_files(suite)
-        try:
-            problems = integrity.check_files(files, integrity.read_manifest(suite))
-        except ValueError as err:
-            problems = [str(err)]
+        here = suite.installed()
         prefixes = self.config.option.serve_clauses
-        expected = [
-            nodeid
-            for nodeid, ids in self.collected.items()
-            if not prefixes or any(i.startswith(p) for i in ids for p in prefixes)
-        ]
-        problems += integrity.run_problems(self.tests, expected, self.outside)
+        expected = [nodeid for nodeid, ids in self.collected.items() if suite.selects(ids, prefixes)]
+        problems = here.problems + integrity.run_problems(self.tests, expected, self.outside)
         return integrity.Integrity(
-            integrity.suite_hash(files), files, integrity.adapter_fingerprint(adapter_type), problems
+            integrity.suite_hash(here.files), here.files, integrity.adapter_fingerprint(adapter_type), problems
         )
 
     @pytest.hookimpl
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        report = self.report
-        if report is None:
-            return
-        tr = terminalreporter
-        tr.section("pytest-serve conformance")
-        width = max(len(c.id) for c in report.clauses)
-        for c in report.clauses:
-            if c.verdict == "untested" and not self._selected_all():
-                continue
-            color = {
-                "pass": {"green": True},
-                "deviation": {"yellow": True},
-                "skipped": {"yellow": True},
-                "not-testable": {"yellow": True},
-            }.get(c.verdict, {"red": True})
-            tr.write(f"{c.id:<{width}}  ")
-            tr.write(f"{c.verdict:<12}", **color)
-            tr.write_line(f"  {_short(_line(c))}")
-        status = report.status
-        tr.write_line(
-            f"{report.implementation['name']} {report.implementation['version']}: {status} "
-            f"(documented: {_counts(report.counts('documented', 'guide'))}; "
-            f"recommended: {_counts(report.counts('recommended', 'guide'))})",
-            bold=True,
-            green=report.passed,
-            red=not report.passed,
-        )
-        api = report.api_status
-        if api != "NOT RUN" or self._selected_all():
-            tr.write_line(
-                f"Serve API beyond the HTTP guide: {api} ({_counts(report.counts(tier='api'))})",
-                bold=True,
-                green=api == "PASSED",
-                red=api == "FAILED",
-                yellow=api in ("INCOMPLETE", "NOT RUN"),
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.report is not None:
+            write_summary(
+                terminalreporter,
+                self.report,
+                whole_catalogue=not self.config.option.serve_clauses,
+                directory=self.config.option.serve_report,
             )
-        if report.integrity is not None:
-            for problem in report.integrity.problems:
-                tr.write_line(f"{MODIFIED}: {problem}", red=True)
-        check = report.instance_facts.get("keep_alive_check")
-        if isinstance(check, dict):
-            tr.write_line(
-                f"load-balancer keep-alive check: {check.get('verdict')} — {check.get('detail')}",
-                green=check.get("verdict") == "ok",
-                red=check.get("verdict") == "risk",
-            )
-        if self.config.option.serve_report:
-            directory = self.config.option.serve_report
-            tr.write_line(f"report written to {directory}/report.md, report.html and report.json")
-
-    def _selected_all(self) -> bool:
-        return not self.config.option.serve_clauses
-
-
-def _line(clause: ClauseResult) -> str:
-    """A clause's terminal line: its figure when it passed and measured something, else
-    its detail (with the figure when there is one)."""
-    figure = clause.figure
-    if figure is None:
-        return clause.detail
-    if clause.verdict == "pass" and not clause.note:
-        return figure.text()
-    return f"{figure.text(with_expected=clause.verdict != 'pass')} — {clause.detail}"
-
-
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-
-
-def _short(text: str, limit: int = 100) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "conformance"
 sys.path.insert(0, str(ROOT))
 
-from pytest_serve.integrity import MANIFEST, check_files, format_manifest, read_manifest, suite_files  # noqa: E402
+from pytest_serve.reporting.integrity import MANIFEST, check_files, format_manifest, read_manifest, suite_files  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

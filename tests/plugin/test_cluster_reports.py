@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from pytest_serve import integrity
+from pytest_serve import suite
 from pytest_serve.adapters.reference import ReferenceAdapter
-from pytest_serve.compare import Comparison
-from pytest_serve.htmlreport import render_html
-from pytest_serve.markdown import render_markdown
 from pytest_serve.observe import Observation
-from pytest_serve.report import ClauseResult, Report, grade, load_report
-from pytest_serve.report import TestOutcome as Outcome
-from pytest_serve.verify import verify_file
+from pytest_serve.reporting import integrity, write_report
+from pytest_serve.reporting.compare import Comparison
+from pytest_serve.reporting.html import render_html
+from pytest_serve.reporting.markdown import render_markdown
+from pytest_serve.reporting.model import ClauseResult, Report, grade, load_report
+from pytest_serve.reporting.model import TestOutcome as Outcome
+from pytest_serve.reporting.verify import verify_file
 
 UNTESTABLE_REASON = "checks the default of keep_alive_timeout_s (90 in Ray); the cluster sets keep_alive_timeout_s=6"
 FACTS = {
@@ -50,7 +51,7 @@ def _report(untestable: tuple[str, ...], facts: dict[str, object], problems: lis
                 clause.id, clause.level, clause.group, clause.text, verdict, [test], None, note, clause.tier, reason
             )
         )
-    files = integrity.suite_files(integrity.suite_dir())
+    files = integrity.suite_files(suite.directory())
     record = integrity.Integrity(
         integrity.suite_hash(files), files, integrity.adapter_fingerprint(ReferenceAdapter), problems or []
     )
@@ -63,7 +64,7 @@ def test_json_round_trip_keeps_instance_facts_and_not_testable(tmp_path: Path) -
     """report.json holds the instance's facts apart from the tests' observations; reading
     it back gives the same report, and a report without facts reads as having none."""
     report = _report(("KA-1",), FACTS)
-    report.write(tmp_path / "cluster")
+    write_report(report, tmp_path / "cluster")
     data = json.loads((tmp_path / "cluster" / "report.json").read_text(encoding="utf-8"))
     assert data["instance_facts"] == FACTS
     assert data["status"] == "CERTIFIED AS CONFIGURED (1 clause(s) not testable here: KA-1)"
@@ -145,8 +146,8 @@ def test_compare_lists_not_testable_apart_from_differences() -> None:
 def test_verify_accepts_a_certified_as_configured_report(tmp_path: Path) -> None:
     """A cluster's report of the installed suite verifies: its not-testable verdicts grade
     again as stated; edited into passes, it is rejected."""
-    _report(("KA-1",), FACTS).write(tmp_path / "cluster")
-    result = verify_file(tmp_path / "cluster")
+    write_report(_report(("KA-1",), FACTS), tmp_path / "cluster")
+    result = verify_file(tmp_path / "cluster", suite.installed())
     assert result.verified, result.problems or result.cannot
     assert result.verdict.endswith("it says CERTIFIED AS CONFIGURED (1 clause(s) not testable here: KA-1)")
 
@@ -157,7 +158,7 @@ def test_verify_accepts_a_certified_as_configured_report(tmp_path: Path) -> None
             clause["verdict"] = "pass"
     data["status"] = "CERTIFIED"
     path.write_text(json.dumps(data), encoding="utf-8")
-    edited = verify_file(path)
+    edited = verify_file(path, suite.installed())
     assert not edited.verified
     assert "the report was edited: KA-1 says pass but its tests say not-testable" in edited.problems
 

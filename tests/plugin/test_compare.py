@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_serve import report as serve_report
-from pytest_serve.compare import Comparison, figures_differ
-from pytest_serve.htmlreport import render_html
-from pytest_serve.integrity import Integrity
 from pytest_serve.observe import Figure, Observation
+from pytest_serve.reporting import model as serve_report
+from pytest_serve.reporting import render_markdown, write_report
+from pytest_serve.reporting.compare import Comparison, figures_differ
+from pytest_serve.reporting.html import render_html
+from pytest_serve.reporting.integrity import Integrity
 
 CLI_TIMEOUT_S = 60
 
@@ -158,7 +159,7 @@ def test_figures_differ_by_a_factor_beyond_noise(a: tuple[object, str], b: tuple
 
 
 def _write(report: serve_report.Report, directory: Path) -> Path:
-    report.write(directory)
+    write_report(report, directory)
     return directory
 
 
@@ -210,5 +211,5 @@ def test_report_round_trips_through_json(reports: tuple[serve_report.Report, ser
     """A report read back from its JSON renders the same Markdown and HTML (compare and verify rely on it)."""
     for report in reports:
         again = serve_report.Report.from_json(json.loads(json.dumps(report.to_json())))
-        assert again.to_markdown() == report.to_markdown()
+        assert render_markdown(again) == render_markdown(report)
         assert render_html(again) == render_html(report)

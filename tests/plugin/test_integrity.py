@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_serve import integrity
-from pytest_serve import report as serve_report
-from pytest_serve.verify import verify_file
+from pytest_serve import suite
+from pytest_serve.reporting import integrity
+from pytest_serve.reporting import model as serve_report
+from pytest_serve.reporting.verify import verify_file
 
 from .helpers import read_report
 
@@ -41,8 +42,8 @@ def run_cli(*args: str, cwd: Path, pythonpath: Path | None = None) -> subprocess
 def test_suite_listing_is_up_to_date() -> None:
     """conformance/SHA256SUMS lists exactly the suite's files as they are (else every
     certification would say "modified suite")."""
-    suite = integrity.suite_dir()
-    problems = integrity.check_files(integrity.suite_files(suite), integrity.read_manifest(suite))
+    folder = suite.directory()
+    problems = integrity.check_files(integrity.suite_files(folder), integrity.read_manifest(folder))
     assert not problems, (
         f"conformance/{integrity.MANIFEST} is out of date ({'; '.join(problems)}): "
         "run `python scripts/suite_manifest.py` and commit the result"
@@ -104,7 +105,7 @@ def modified(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
     copy of the suite with test_ret.py edited, found first on PYTHONPATH."""
     root = tmp_path_factory.mktemp("modified")
     copy = root / "lib" / "conformance"
-    shutil.copytree(integrity.suite_dir(), copy, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+    shutil.copytree(suite.directory(), copy, ignore=shutil.ignore_patterns("__pycache__", ".*"))
     with open(copy / "test_ret.py", "a", encoding="utf-8") as test_file:
         test_file.write("\n# A local change: any edit, even this one, makes it another suite.\n")
     done = run_cli(
@@ -127,7 +128,7 @@ def test_certify_of_the_unmodified_suite_says_so(pristine: tuple[subprocess.Comp
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     record = read_report(report_dir)["integrity"]
     assert record["problems"] == []
-    assert record["files"] == integrity.suite_files(integrity.suite_dir())
+    assert record["files"] == integrity.suite_files(suite.directory())
     assert record["suite_hash"] == integrity.suite_hash(record["files"])
     assert record["adapter"]["class"] == "pytest_serve.adapters.reference.ReferenceAdapter"
     assert "unmodified, and every selected test ran" in (report_dir / "report.md").read_text(encoding="utf-8")
@@ -205,7 +206,7 @@ def test_verify_sees_a_report_edited_by_hand(
     """A verdict that its tests' outcomes do not give, a file hash that is not the installed
     file's, or another suite version: not verified, and the reason named."""
     _, report_dir = pristine
-    result = verify_file(_edited(report_dir, tmp_path, change))
+    result = verify_file(_edited(report_dir, tmp_path, change), suite.installed())
     assert result.verified is verified
     assert any(says in line for line in [*result.problems, result.cannot]), (result.problems, result.cannot)
 

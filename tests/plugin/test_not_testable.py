@@ -11,8 +11,8 @@ import pytest
 from pytest_serve.adapters.ray_cluster import Namespace
 from pytest_serve.keepalive import keep_alive_verdict
 from pytest_serve.probe import FileChannel, Probe
-from pytest_serve.report import TestOutcome as Outcome
-from pytest_serve.report import grade
+from pytest_serve.reporting.model import TestOutcome as Outcome
+from pytest_serve.reporting.model import grade
 
 from .helpers import Run, output_of, read_report, verdicts
 
@@ -136,7 +136,7 @@ def test_all_guide_clauses_not_testable_or_passing_certify_as_configured() -> No
     """A full run with a not-testable guide clause and no failure is certified, and says
     which clauses that leaves out."""
     from conformance.clauses import CLAUSES
-    from pytest_serve.report import ClauseResult, Report
+    from pytest_serve.reporting.model import ClauseResult, Report
 
     clauses = [
         ClauseResult(c.id, c.level, c.group, c.text, "not-testable" if c.id == "KA-2" else "pass", tier=c.tier)

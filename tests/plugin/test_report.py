@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from conformance.clauses import CLAUSES
-from pytest_serve import report as serve_report
-from pytest_serve.report import deviations_from, grade
+from pytest_serve.reporting import model as serve_report
+from pytest_serve.reporting import render_markdown
+from pytest_serve.reporting.model import deviations_from, grade
 
 from .helpers import Run, output_of, read_report, verdicts
 
@@ -142,7 +143,7 @@ def test_second_tier_verdict_beside_certification(api_verdicts: list[str], expec
     assert report.certified and report.status == "CERTIFIED"
     assert report.api_status == expected
     assert report.to_json()["api_status"] == expected
-    assert f"**Serve API beyond the HTTP guide: {expected}**" in report.to_markdown()
+    assert f"**Serve API beyond the HTTP guide: {expected}**" in render_markdown(report)
     failing_guide = _report({("guide", "g"): "fail", ("api", "a"): "pass"})
     assert not failing_guide.certified and failing_guide.api_status == "PASSED"
 

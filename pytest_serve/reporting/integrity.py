@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "MANIFEST",
+    "InstalledSuite",
     "Integrity",
     "adapter_fingerprint",
     "check_files",
@@ -27,7 +28,6 @@ __all__ = [
     "module_hash",
     "read_manifest",
     "run_problems",
-    "suite_dir",
     "suite_files",
     "suite_hash",
 ]
@@ -60,11 +60,16 @@ class Integrity:
         )
 
 
-def suite_dir() -> Path:
-    """The folder of the conformance suite that `import conformance` finds."""
-    import conformance
+@dataclass(frozen=True)
+class InstalledSuite:
+    """The conformance suite installed here, as `pytest-serve verify` compares reports with
+    it: its version, its catalogue's hash, its files found on disk (name → sha256), and how
+    those differ from its own `SHA256SUMS` (empty: unmodified)."""
 
-    return Path(conformance.__file__).resolve().parent
+    version: str
+    catalogue_hash: str
+    files: dict[str, str]
+    problems: list[str]
 
 
 def _hash_file(path: Path) -> str:

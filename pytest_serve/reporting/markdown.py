@@ -5,12 +5,12 @@ then what did not pass with expected against observed."""
 from __future__ import annotations
 
 from . import instance_facts
-from .report import ClauseResult, Report
+from .model import ClauseResult, Report, Tier
 
 __all__ = ["SECTIONS", "cell", "origin_lines", "render_markdown"]
 
 #: The report's sections: (tier, level, title).
-SECTIONS = (
+SECTIONS: tuple[tuple[Tier, str, str], ...] = (
     ("guide", "documented", "HTTP guide: documented clauses"),
     ("guide", "recommended", "HTTP guide: recommended (beyond the guide)"),
     ("api", "documented", "Serve API beyond the HTTP guide"),

@@ -6,11 +6,11 @@ itself, if its adapter reports any."""
 
 from __future__ import annotations
 
+from ..observe import Observation, format_value
 from . import instance_facts
-from .htmlpage import badge, esc, page, timeline_svg
+from .html_page import badge, esc, page, timeline_svg
 from .markdown import SECTIONS, measured
-from .observe import Observation, format_value
-from .report import ClauseResult, Report, TestOutcome
+from .model import ClauseResult, Report, TestOutcome
 
 __all__ = ["render_html", "status_class"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import integrity
-from .report import Report, grade
+from .model import Report, grade, load_report
 
 __all__ = ["Verification", "verify_file"]
 
@@ -42,37 +42,26 @@ class Verification:
         return f"VERIFIED: the report comes from the unmodified suite; it says {self.report.status}"
 
 
-def verify_file(path: str | Path) -> Verification:
-    """Check the report in `path` (a report.json or its folder) against the installed suite."""
-    from conformance import __version__ as installed_version
-    from conformance.clauses import CATALOGUE_HASH
-
-    from .report import load_report
-
+def verify_file(path: str | Path, suite: integrity.InstalledSuite) -> Verification:
+    """Check the report in `path` (a report.json or its folder) against the installed `suite`."""
     try:
         report = load_report(path)
     except ValueError as err:
         return Verification(None, cannot=str(err))
     result = Verification(report)
-    suite = integrity.suite_dir()
-    installed = integrity.suite_files(suite)
-    try:
-        own = integrity.check_files(installed, integrity.read_manifest(suite))
-    except ValueError as err:
-        own = [str(err)]
-    if own:
-        result.cannot = f"the installed suite is modified itself ({'; '.join(own)}); reinstall pytest-serve"
+    if suite.problems:
+        result.cannot = f"the installed suite is modified itself ({'; '.join(suite.problems)}); reinstall pytest-serve"
         return result
-    if report.suite_version != installed_version:
+    if report.suite_version != suite.version:
         result.cannot = (
-            f"the report was made with suite {report.suite_version}, the installed one is {installed_version}; "
+            f"the report was made with suite {report.suite_version}, the installed one is {suite.version}; "
             f"install pytest-serve {report.suite_version} to verify it"
         )
         return result
     impl = report.implementation
     result.checked.append(f"report of {impl.get('name')} {impl.get('version', '')}, made {report.started_at}")
-    _check_catalogue(result, report, CATALOGUE_HASH)
-    _check_suite(result, report, installed)
+    _check_catalogue(result, report, suite.catalogue_hash)
+    _check_suite(result, report, suite.files)
     _check_adapter(result, report)
     _check_verdicts(result, report, path)
     return result

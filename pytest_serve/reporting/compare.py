@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .htmlpage import badge, esc, page
+from ..observe import Figure
+from .html_page import badge, esc, page
 from .markdown import SECTIONS, cell
-from .observe import Figure
-from .report import ClauseResult, Report
+from .model import ClauseResult, Report
 
 __all__ = ["Comparison", "figures_differ"]
 

@@ -1,5 +1,6 @@
 """Certification reports: per-clause verdicts, what was measured, and where the report
-came from; to and from JSON, written as JSON, Markdown and HTML. No pytest import.
+came from; to and from JSON. The renderers (markdown.py, html.py) read this model, which
+imports none of them; `write_report` in this package writes all three files. No pytest import.
 
 Verdicts, autobahn-style grades rather than booleans:
   pass       every test of the clause passed
@@ -25,26 +26,54 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
+from ..observe import Figure, Observation, headline
 from .integrity import Integrity
-from .observe import Figure, Observation, headline
 
-__all__ = ["TIER_TITLES", "VERDICTS", "ClauseResult", "Report", "TestOutcome", "grade", "load_report"]
+__all__ = [
+    "MODIFIED",
+    "TIER_TITLES",
+    "VERDICTS",
+    "ClauseResult",
+    "Outcome",
+    "Report",
+    "TestOutcome",
+    "Tier",
+    "Verdict",
+    "deviations_from",
+    "grade",
+    "load_report",
+]
 
-VERDICTS = ("pass", "fail", "deviation", "error", "skipped", "untested", "not-testable")
-TIER_TITLES = {
+#: A clause's grade in a report.
+Verdict = Literal["pass", "fail", "deviation", "error", "skipped", "untested", "not-testable"]
+#: One test's outcome, as the report records it.
+Outcome = Literal["passed", "failed", "error", "skipped", "not-testable"]
+#: A tier of the catalogue.
+Tier = Literal["guide", "api"]
+
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
+TIER_TITLES: dict[Tier, str] = {
     "guide": "HTTP guide",
     "api": "Serve API beyond the HTTP guide",
 }
-_OK = ("pass", "deviation", "not-testable")
+_OK: tuple[Verdict, ...] = ("pass", "deviation", "not-testable")
 MODIFIED = "modified suite"
+
+
+def _literal(value: object, allowed: tuple[str, ...], what: str) -> Any:
+    """`value` as one of the `allowed` strings of a Literal type, or ValueError naming it."""
+    text = str(value)
+    if text not in allowed:
+        raise ValueError(f"{what} {text!r} is not one of {', '.join(allowed)}")
+    return text
 
 
 @dataclass
 class TestOutcome:
     nodeid: str
-    outcome: str  # passed | failed | error | skipped | not-testable
+    outcome: Outcome
     duration: float = 0.0
     message: str = ""
     observations: list[Observation] = field(default_factory=list)
@@ -53,7 +82,7 @@ class TestOutcome:
     def from_json(cls, data: Mapping[str, Any]) -> TestOutcome:
         return cls(
             str(data["nodeid"]),
-            str(data["outcome"]),
+            _literal(data["outcome"], get_args(Outcome), "test outcome"),
             float(data.get("duration", 0.0)),
             str(data.get("message", "")),
             [Observation.from_json(o) for o in data.get("observations", [])],
@@ -66,11 +95,11 @@ class ClauseResult:
     level: str
     group: str
     text: str
-    verdict: str
+    verdict: Verdict
     tests: list[TestOutcome] = field(default_factory=list)
     deviation_reason: str | None = None
     note: str = ""
-    tier: str = "guide"
+    tier: Tier = "guide"
     untestable_reason: str | None = None
 
     @property
@@ -98,16 +127,16 @@ class ClauseResult:
             str(data["level"]),
             str(data["group"]),
             str(data["text"]),
-            str(data["verdict"]),
+            _literal(data["verdict"], VERDICTS, "verdict"),
             [TestOutcome.from_json(t) for t in data.get("tests", [])],
             data.get("deviation_reason"),
             str(data.get("note", "")),
-            str(data.get("tier", "guide")),
+            _literal(data.get("tier", "guide"), get_args(Tier), "tier"),
             data.get("untestable_reason"),
         )
 
 
-def grade(tests: list[TestOutcome], deviation: str | None) -> tuple[str, str]:
+def grade(tests: list[TestOutcome], deviation: str | None) -> tuple[Verdict, str]:
     """(verdict, note) for one clause."""
     if not tests:
         return "untested", "no test of this clause ran"
@@ -143,7 +172,7 @@ class Report:
     # cluster's settings, its measured idle-close times, the load-balancer check.
     instance_facts: dict[str, Any] = field(default_factory=dict)
 
-    def _documented(self, tier: str) -> list[ClauseResult]:
+    def _documented(self, tier: Tier) -> list[ClauseResult]:
         return [c for c in self.clauses if c.level == "documented" and c.tier == tier]
 
     @property
@@ -198,8 +227,8 @@ class Report:
             return "PASSED AS CONFIGURED" if "untested" not in verdicts else "INCOMPLETE"
         return "INCOMPLETE" if "untested" in verdicts else "PASSED"
 
-    def counts(self, level: str | None = None, tier: str | None = None) -> dict[str, int]:
-        counts = dict.fromkeys(VERDICTS, 0)
+    def counts(self, level: str | None = None, tier: Tier | None = None) -> dict[Verdict, int]:
+        counts: dict[Verdict, int] = dict.fromkeys(VERDICTS, 0)
         for c in self.clauses:
             if (level is None or c.level == level) and (tier is None or c.tier == tier):
                 counts[c.verdict] += 1
@@ -239,24 +268,6 @@ class Report:
             Integrity.from_json(integrity) if integrity else None,
             dict(data.get("instance_facts") or {}),  # absent in reports of a private instance
         )
-
-    def write(self, directory: str | Path) -> list[Path]:
-        """report.json, report.md and report.html in `directory`."""
-        from .htmlreport import render_html
-        from .markdown import render_markdown
-
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = out / "report.json", out / "report.md", out / "report.html"
-        paths[0].write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        paths[1].write_text(render_markdown(self), encoding="utf-8")
-        paths[2].write_text(render_html(self), encoding="utf-8")
-        return list(paths)
-
-    def to_markdown(self) -> str:
-        from .markdown import render_markdown
-
-        return render_markdown(self)
 
 
 def load_report(path: str | Path) -> Report:
