@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from reference_impl.loops import LoopThread
+from reference_impl.runtime.loops import LoopThread
 
 from .tools import percentile
 

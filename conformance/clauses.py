@@ -1,6 +1,6 @@
 """The clause catalogue: every promise of the guide, with its stable ID.
 
-Transcribed from the project's clause catalogue (spec/clauses.md). IDs are never
+Documented, with how each clause is tested, in docs/clauses.md. IDs are never
 reused or renumbered; a test links to a clause only through
 `@pytest.mark.clause("CAN-3")`. `CATALOGUE_HASH` identifies this exact text in
 certification reports.

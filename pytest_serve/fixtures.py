@@ -52,8 +52,9 @@ def _not_testable(request: pytest.FixtureRequest, reason: str) -> NoReturn:
 
 @pytest.fixture
 def serve_instance(request: pytest.FixtureRequest) -> Adapter:
-    """function scope · `Adapter` · the implementation under test, running with this test's
-    `serve_http_options`/`serve_env` markers. Started once per session and restarted only
+    """function scope · `Adapter` · the running instance under test, driven through its
+    adapter (deploy, delete, base_url, …), with this test's `serve_http_options`/`serve_env`
+    markers (the name is that of Ray's own test fixture). Started once per session and restarted only
     when a test needs other settings."""
     manager = manager_of(request.config)
     try:

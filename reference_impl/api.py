@@ -36,12 +36,12 @@ from .schema import (
 )
 
 __all__ = [
-    "current_instance",
     "delete",
     "get_app_handle",
     "get_deployment_handle",
     "run",
     "run_config",
+    "running_instance",
     "shutdown",
     "start",
     "status",
@@ -53,7 +53,7 @@ _lock = threading.RLock()
 _instance: ServeInstance | None = None
 
 
-def current_instance() -> ServeInstance | None:
+def running_instance() -> ServeInstance | None:
     """The running instance, if any (used by the pytest plugin's adapter)."""
     return _instance
 

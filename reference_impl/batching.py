@@ -15,9 +15,9 @@ import asyncio
 import functools
 import inspect
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .exceptions import RayServeException
 
@@ -65,7 +65,7 @@ class _Raised:
 
 
 @dataclass
-class _Queue:
+class _BatchQueue:
     """The waiting calls of one decorated function on one replica loop."""
 
     func: Callable[..., Any]
@@ -164,6 +164,63 @@ def _check_length(results: Any, expected: int) -> None:
         )
 
 
+class _Batcher:
+    """One decorated function: its signature, its default settings, and its queue on each
+    replica loop that calls it (made on the loop's first call, gone with the loop)."""
+
+    def __init__(self, func: Callable[..., Any], defaults: _Settings) -> None:
+        self.func = func
+        self.signature = inspect.signature(func)
+        self.defaults = defaults
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _BatchQueue] = weakref.WeakKeyDictionary()
+
+    def queue(self) -> _BatchQueue:
+        loop = asyncio.get_running_loop()
+        found = self._queues.get(loop)
+        if found is None:
+            found = self._queues[loop] = _BatchQueue(self.func, _Settings(**vars(self.defaults)))
+        return found
+
+    def enqueue(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, streamed: bool) -> _Call:
+        values = list(self.signature.bind(*args, **kwargs).arguments.values())
+        owner = _bound_instance(args, self.func)
+        call = _Call(owner, values[1:] if owner is not None else values)
+        if streamed:
+            call.items = asyncio.Queue()
+        else:
+            call.future = asyncio.get_running_loop().create_future()
+        self.queue().put(call)
+        return call
+
+    async def result(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        future = self.enqueue(args, kwargs, streamed=False).future
+        assert future is not None
+        return await future
+
+    async def items(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+        items = self.enqueue(args, kwargs, streamed=True).items
+        assert items is not None
+        while (item := await items.get()) is not _DONE:
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+
+    def settings(self) -> _Settings:
+        """The calling loop's queue's settings; outside a loop, those new queues start with."""
+        try:
+            return self.queue().settings
+        except RuntimeError:  # no running loop
+            return self.defaults
+
+    def set_max_batch_size(self, value: int) -> None:
+        _check(value, 0, 1, None)
+        self.settings().max_batch_size = int(value)
+
+    def set_batch_wait_timeout_s(self, value: float) -> None:
+        _check(1, value, 1, None)
+        self.settings().batch_wait_timeout_s = value
+
+
 def batch(
     _func: Callable[..., Any] | None = None,
     /,
@@ -183,65 +240,27 @@ def batch(
     defaults = _Settings(int(max_batch_size), batch_wait_timeout_s, max_concurrent_batches, batch_size_fn)
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        signature = inspect.signature(func)
-        queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
-
-        def queue() -> _Queue:
-            loop = asyncio.get_running_loop()
-            found = queues.get(loop)
-            if found is None:
-                found = queues[loop] = _Queue(func, _Settings(**vars(defaults)))
-            return found
-
-        def enqueue(args: tuple[Any, ...], kwargs: dict[str, Any], streamed: bool) -> _Call:
-            values = list(signature.bind(*args, **kwargs).arguments.values())
-            owner = _bound_instance(args, func)
-            call = _Call(owner, values[1:] if owner is not None else values)
-            if streamed:
-                call.items = asyncio.Queue()
-            else:
-                call.future = asyncio.get_running_loop().create_future()
-            queue().put(call)
-            return call
-
+        batcher = _Batcher(func, defaults)
+        wrapper: Any
         if inspect.isasyncgenfunction(func):
 
             @functools.wraps(func)
-            async def wrapper(*args: Any, **kwargs: Any) -> Any:
-                items = enqueue(args, kwargs, streamed=True).items
-                assert items is not None
-                while (item := await items.get()) is not _DONE:
-                    if isinstance(item, _Raised):
-                        raise item.error
+            async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                async for item in batcher.items(args, kwargs):  # an async generator function, as `func`
                     yield item
 
         else:
 
             @functools.wraps(func)
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
-                future = enqueue(args, kwargs, streamed=False).future
-                assert future is not None
-                return await future
+                return await batcher.result(args, kwargs)
 
-        def settings() -> _Settings:
-            try:
-                return queue().settings
-            except RuntimeError:  # no running loop: change the defaults of new queues
-                return defaults
-
-        def set_max_batch_size(value: int) -> None:
-            _check(value, 0, 1, None)
-            settings().max_batch_size = int(value)
-
-        def set_batch_wait_timeout_s(value: float) -> None:
-            _check(1, value, 1, None)
-            settings().batch_wait_timeout_s = value
-
-        wrapper.set_max_batch_size = set_max_batch_size  # type: ignore[attr-defined]
-        wrapper.set_batch_wait_timeout_s = set_batch_wait_timeout_s  # type: ignore[attr-defined]
-        wrapper._get_max_batch_size = lambda: settings().max_batch_size  # type: ignore[attr-defined]
-        wrapper._get_batch_wait_timeout_s = lambda: settings().batch_wait_timeout_s  # type: ignore[attr-defined]
-        return wrapper
+        # Ray's names on the decorated function.
+        wrapper.set_max_batch_size = batcher.set_max_batch_size
+        wrapper.set_batch_wait_timeout_s = batcher.set_batch_wait_timeout_s
+        wrapper._get_max_batch_size = lambda: batcher.settings().max_batch_size
+        wrapper._get_batch_wait_timeout_s = lambda: batcher.settings().batch_wait_timeout_s
+        return cast(Callable[..., Any], wrapper)
 
     return decorate(_func) if _func is not None else decorate
 

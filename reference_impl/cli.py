@@ -18,7 +18,7 @@ from pathlib import Path
 from . import api, ray_alias
 from .config import ConfigError, ServeConfig, load_config, parse_http_options
 from .exceptions import ServeError
-from .scripts import run_script
+from .script_runner import run_script
 
 __all__ = ["main"]
 
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reference-serve: error: {err}", file=sys.stderr)
         api.shutdown()
         return 1
-    instance = api.current_instance()
+    instance = api.running_instance()
     assert instance is not None
     routes = ", ".join(f"{a.route_prefix} -> {a.name}" for a in config.applications)
     print(f"Serving on {instance.url} ({routes}); press Ctrl-C to stop.", flush=True)

@@ -13,15 +13,15 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .channel import Channel
 from .context import current_request, new_request_id
 from .exceptions import RayServeException, RequestCancelledError, ServeNotRunningError
-from .loops import wait_threadsafe
-from .streaming import END
+from .runtime.channel import Channel
+from .runtime.loops import wait_threadsafe
+from .runtime.streaming import END
 
 if TYPE_CHECKING:
-    from .replica import Replica, ReplicaCall
-    from .router import Router
+    from .runtime.replica import Replica, ReplicaCall
+    from .runtime.router import Router
 
 __all__ = ["DeploymentHandle", "DeploymentResponse", "DeploymentResponseGenerator"]
 

@@ -28,15 +28,16 @@ if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
     from fastapi.routing import APIRoute, APIWebSocketRoute
 
-__all__ = ["IngressSpec", "build_asgi_app", "current_instance", "ingress", "ingress_spec", "make_class_based_view"]
+__all__ = ["IngressSpec", "build_asgi_app", "current_user_object", "ingress", "ingress_spec", "make_class_based_view"]
 
-# Set by the replica around each request it serves.
-current_instance: ContextVar[Any] = ContextVar("serve_replica_instance")
+# The deployment's own object (its class instance) on the replica serving the request: route
+# methods get it as `self`. Set by the replica around each request it serves.
+current_user_object: ContextVar[Any] = ContextVar("serve_replica_user_object")
 
 
 def _instance() -> Any:
     try:
-        return current_instance.get()
+        return current_user_object.get()
     except LookupError:
         raise RuntimeError(
             "This route is a method of a Serve deployment; it only runs inside a replica (deploy it with serve.run)."

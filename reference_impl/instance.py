@@ -17,16 +17,16 @@ from .context import DeploymentID
 from .deployment import Application, Deployment
 from .exceptions import DeploymentStartError, DeploymentUnavailableError, RayServeException, ServeError
 from .handle import DeploymentHandle
-from .health import HealthMonitor
 from .ingress import ingress_spec
-from .loops import LoopThread
-from .proxy import Endpoint, Proxy
-from .replica import Replica
-from .router import Router
-from .routes import RouteTable
-from .server import HTTPServer
+from .runtime.health import HealthMonitor
+from .runtime.http_server import HTTPServer
+from .runtime.loops import LoopThread
+from .runtime.proxy import Endpoint, Proxy
+from .runtime.replica import Replica
+from .runtime.route_table import RouteTable
+from .runtime.router import Router
 
-__all__ = ["DeployedApp", "DeployedDeployment", "ServeInstance"]
+__all__ = ["RunningApp", "RunningDeployment", "ServeInstance"]
 
 logger = logging.getLogger("reference_impl")
 
@@ -40,7 +40,7 @@ DRAIN_POLL_S = 0.01
 
 
 @dataclass
-class DeployedDeployment:
+class RunningDeployment:
     deployment: Deployment
     replicas: list[Replica]
     router: Router[Replica]
@@ -58,11 +58,11 @@ class DeployedDeployment:
 
 
 @dataclass
-class DeployedApp:
+class RunningApp:
     name: str
     route_prefix: str | None
     ingress: str
-    deployments: dict[str, DeployedDeployment] = field(default_factory=dict)
+    deployments: dict[str, RunningDeployment] = field(default_factory=dict)
     # Ray's `ApplicationStatus` and message, by name.
     status: str = "RUNNING"
     message: str = ""
@@ -99,7 +99,7 @@ def drain_replicas(replicas: list[tuple[Replica, Deployment]]) -> None:
             time.sleep(DRAIN_POLL_S)
 
 
-def retire_replicas(dep: DeployedDeployment, replicas: list[Replica]) -> None:
+def retire_replicas(dep: RunningDeployment, replicas: list[Replica]) -> None:
     """Route nothing more to `replicas`, let them finish their requests, stop them."""
     for replica in replicas:
         dep.router.remove(replica)
@@ -119,7 +119,7 @@ class ServeInstance:
         keep_alive = effective_keep_alive(http_options, os.environ if environ is None else environ)
         self._lock = threading.RLock()
         self._routes: RouteTable[Endpoint] = RouteTable()
-        self.apps: dict[str, DeployedApp] = {}
+        self.apps: dict[str, RunningApp] = {}
         self._proxy_loop = LoopThread("serve-proxy")
         self._health = HealthMonitor(self._replace_unhealthy)
         try:
@@ -152,7 +152,7 @@ class ServeInstance:
                     f'Prefix {route_prefix} is being used by application "{owner}". '
                     f'Failed to deploy application "{name}".'
                 )
-            new = DeployedApp(name, route_prefix, app.deployment.name)
+            new = RunningApp(name, route_prefix, app.deployment.name)
             try:
                 self._start_graph(app, new, {})
             except BaseException:
@@ -171,7 +171,7 @@ class ServeInstance:
             old.stop()
         return self.handle(name, new.ingress)
 
-    def _failed_deploy(self, new: DeployedApp, old: DeployedApp | None) -> DeploymentStartError:
+    def _failed_deploy(self, new: RunningApp, old: RunningApp | None) -> DeploymentStartError:
         """Keep the app as Ray does after a failed deploy, in status DEPLOY_FAILED.
 
         A first deploy stays with what did start; its failed deployments answer 503.
@@ -229,7 +229,7 @@ class ServeInstance:
             if all(d.status == "HEALTHY" for d in app.deployments.values()):
                 app.status, app.message = "RUNNING", ""
 
-    def _owner_of(self, replica: Replica) -> tuple[DeployedApp | None, DeployedDeployment | None]:
+    def _owner_of(self, replica: Replica) -> tuple[RunningApp | None, RunningDeployment | None]:
         app = self.apps.get(replica.app_name)
         dep = None if app is None else app.deployments.get(replica.deployment.name)
         if dep is None or replica not in dep.replicas:
@@ -244,7 +244,7 @@ class ServeInstance:
                 return app.name
         return None
 
-    def _start_graph(self, node: Application, app: DeployedApp, seen: dict[int, DeploymentHandle]) -> DeploymentHandle:
+    def _start_graph(self, node: Application, app: RunningApp, seen: dict[int, DeploymentHandle]) -> DeploymentHandle:
         """Start `node`'s dependencies first, then its replicas; return its handle."""
         if id(node) in seen:
             return seen[id(node)]
@@ -266,7 +266,7 @@ class ServeInstance:
         bp = opts.backpressure_config
         rejection = (503, None) if bp is None else (bp.status_code, bp.retry_after_s)
         router: Router[Replica] = Router(dep.name, [], opts.max_ongoing_requests, opts.max_queued_requests, rejection)
-        deployed = app.deployments[dep.name] = DeployedDeployment(dep, [], router)
+        deployed = app.deployments[dep.name] = RunningDeployment(dep, [], router)
         for index in range(opts.num_replicas):
             make = functools.partial(Replica, dep, app.name, index, args, kwargs, world_size=opts.num_replicas)
             try:
@@ -282,7 +282,7 @@ class ServeInstance:
         seen[id(node)] = handle
         return handle
 
-    def _resolve(self, value: Any, app: DeployedApp, seen: dict[int, DeploymentHandle]) -> Any:
+    def _resolve(self, value: Any, app: RunningApp, seen: dict[int, DeploymentHandle]) -> Any:
         return _replace_applications(value, lambda node: self._start_graph(node, app, seen))
 
     # -- handles -----------------------------------------------------------------------

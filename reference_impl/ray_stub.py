@@ -67,7 +67,7 @@ def is_initialized() -> bool:
     """True after `init()`, and while Serve runs (`serve.run` starts Ray implicitly)."""
     from . import api
 
-    return _initialized or api.current_instance() is not None
+    return _initialized or api.running_instance() is not None
 
 
 def _reset() -> None:

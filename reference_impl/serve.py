@@ -29,7 +29,7 @@ from .deployment import Application, Deployment, deployment
 from .exceptions import RequestCancelledError
 from .handle import DeploymentHandle, DeploymentResponse, DeploymentResponseGenerator
 from .ingress import ingress
-from .multiplexing import multiplexed
+from .multiplex import multiplexed
 from .schema import TracingConfig  # Ray exports it at top level too
 
 __all__ = [

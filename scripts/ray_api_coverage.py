@@ -7,7 +7,7 @@ As moto's IMPLEMENTATION_COVERAGE.md is made from boto3, this page is made from 
     python scripts/ray_api_coverage.py check      # exit 1 if the page is out of date
 
 A name is *implemented* when the reference's counterpart module has it, *accepted and
-ignored* when `reference_impl.coverage.ACCEPTED_AND_IGNORED` says so, else *missing*.
+ignored* when `reference_impl.ignored_names.ACCEPTED_AND_IGNORED` says so, else *missing*.
 Deployment options come from `serve.deployment`'s signature; the reference's accepted-
 but-ignored ones are `reference_impl.deployment._ACCEPTED_RAY_OPTIONS`.
 """
@@ -68,8 +68,8 @@ def snapshot() -> None:
 
 def classify() -> tuple[str, dict[str, list[tuple[str, str, str]]], list[tuple[str, str, str]]]:
     """(ray version, module → [(name, status, note)], [(option, status, note)])."""
-    from reference_impl.coverage import ACCEPTED_AND_IGNORED
     from reference_impl.deployment import _ACCEPTED_RAY_OPTIONS, RAY_REFUSED_OPTIONS, DeploymentOptions
+    from reference_impl.ignored_names import ACCEPTED_AND_IGNORED
 
     data = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     result: dict[str, list[tuple[str, str, str]]] = {}

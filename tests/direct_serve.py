@@ -32,7 +32,7 @@ def _refuse_default_port(start: Callable[..., None]) -> Callable[..., None]:
     """Wrap `api.start` so a start on port 8000 (e.g. `serve.run` with nothing running) fails."""
 
     def start_off_default_port(http_options: Any = None, **kwargs: Any) -> None:
-        if api.current_instance() is None and parse_http_options(http_options).port == DEFAULT_PORT:
+        if api.running_instance() is None and parse_http_options(http_options).port == DEFAULT_PORT:
             raise AssertionError("a test started Serve on port 8000; use start_serve (port 0)")
         start(http_options, **kwargs)
 
@@ -58,7 +58,7 @@ def start_serve(_serve_shut_down: None) -> StartServe:
 
     def start(**http_options: Any) -> ServeInstance:
         serve.start(http_options={"port": 0, **http_options})
-        instance = api.current_instance()
+        instance = api.running_instance()
         assert instance is not None
         assert instance.server.port not in (0, DEFAULT_PORT)
         return instance

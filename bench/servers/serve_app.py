@@ -124,7 +124,7 @@ def _start() -> tuple[str, int, dict[str, float]]:
         serve.start(http_options={"host": host, "port": ARGS.port, **json.loads(ARGS.http_options)})
         from reference_impl import api
 
-        instance = api.current_instance()
+        instance = api.running_instance()
         assert instance is not None
         port = instance.server.port
     serve.run(Hello.bind(), name="hello", route_prefix="/")

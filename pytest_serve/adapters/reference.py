@@ -33,7 +33,7 @@ class ReferenceAdapter(Adapter):
 
     @property
     def base_url(self) -> str:
-        instance = self._api.current_instance()
+        instance = self._api.running_instance()
         if instance is None:
             raise AdapterError("reference: the instance is not running")
         return instance.url
@@ -41,14 +41,14 @@ class ReferenceAdapter(Adapter):
     def start(self, http_options: Mapping[str, Any], env: Mapping[str, str]) -> None:
         with patched_environ(env):
             self._serve.start(http_options=dict(http_options))
-        self._instance = self._api.current_instance()
+        self._instance = self._api.running_instance()
 
     def stop(self) -> None:
         self._serve.shutdown()
         self._instance = None
 
     def alive(self) -> bool:
-        return self._instance is not None and self._api.current_instance() is self._instance
+        return self._instance is not None and self._api.running_instance() is self._instance
 
     def deploy_config(self, config: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
         """Through the reference's own config-file path (`reference-serve run config.yaml`)."""
@@ -58,5 +58,5 @@ class ReferenceAdapter(Adapter):
         self.stop()
         with patched_environ(env):
             handles = self._api.run_config(parsed)
-        self._instance = self._api.current_instance()
+        self._instance = self._api.running_instance()
         return list(handles)

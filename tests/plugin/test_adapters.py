@@ -44,7 +44,7 @@ VENDOR_ADAPTER = """
 
         @property
         def base_url(self):
-            return api.current_instance().url
+            return api.running_instance().url
 
         def start(self, http_options, env):
             type(self).starts += 1

@@ -159,7 +159,7 @@ def test_serve_returns_implementation_module(pytester: pytest.Pytester, run_subp
 
         def test_module_only(serve):
             assert serve is reference_impl.serve
-            assert api.current_instance() is None
+            assert api.running_instance() is None
 
         def test_module_of_instance(serve, serve_instance):
             assert serve is serve_instance.serve is reference_impl.serve

@@ -15,7 +15,7 @@ OPTIONS_CHECK = """
     B = pytest.mark.serve_http_options(request_timeout_s=9)
 
     def options():
-        return api.current_instance().http_options
+        return api.running_instance().http_options
 """
 
 
@@ -79,7 +79,7 @@ def test_serve_config_tests_run_last(pytester: pytest.Pytester, run_subprocess: 
     def test_config_1(serve_config):
         (app,) = serve_config(CONFIG)
         assert app.http.get("/cfg").text == "hello"
-        INSTANCES.append(api.current_instance())
+        INSTANCES.append(api.running_instance())
 
     @A
     def test_a(serve_instance):
@@ -91,7 +91,7 @@ def test_serve_config_tests_run_last(pytester: pytest.Pytester, run_subprocess: 
     def test_config_2(serve_config):
         (app,) = serve_config(CONFIG)
         assert app.http.get("/cfg").text == "hello"
-        assert api.current_instance() is not INSTANCES[0]  # a fresh instance
+        assert api.running_instance() is not INSTANCES[0]  # a fresh instance
 
     def test_no_instance():
         pass

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from reference_impl import serve
-from reference_impl.api import current_instance
+from reference_impl.api import running_instance
 from reference_impl.autoscaling import AutoscalingConfig
 from reference_impl.exceptions import DeploymentStartError, DeploymentUnavailableError, ServeError
 from reference_impl.instance import ServeInstance
@@ -66,7 +66,7 @@ def test_bad_route_prefix_raises_before_starting_serve() -> None:
     """With nothing running, an invalid route_prefix raises and starts no instance."""
     with pytest.raises(ValueError, match="must start with a forward slash"):
         serve.run(Value.bind(1), name="bad", route_prefix="noslash")
-    assert current_instance() is None
+    assert running_instance() is None
 
 
 def test_redeploy_same_name_replaces_the_app(http: httpx.Client) -> None:
@@ -166,7 +166,7 @@ def test_shutdown_is_idempotent() -> None:
     serve.start(http_options={"port": 0})
     serve.shutdown()
     serve.shutdown()
-    assert current_instance() is None
+    assert running_instance() is None
     assert serve.status().applications == {}
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reference_impl.channel import Channel
-from reference_impl.loops import LoopThread
+from reference_impl.runtime.channel import Channel
+from reference_impl.runtime.loops import LoopThread
 
 WAIT_S = 5.0
 

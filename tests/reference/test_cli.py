@@ -233,7 +233,7 @@ class Echo:
 serve.start(http_options={"port": 0})
 serve.run(Echo.bind(), route_prefix="/echo")
 from reference_impl import api  # the script learns the free port; a real one would know it
-url = api.current_instance().url
+url = api.running_instance().url
 assert requests.get(url + "/echo", params={"say": "hi"}).text == "hi"
 print("script argv:", sys.argv[1:], "main:", __name__)
 sys.exit(int(sys.argv[1]))

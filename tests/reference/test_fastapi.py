@@ -219,7 +219,7 @@ def test_http_options_root_path_mounts_the_apps() -> None:
 
     serve.start(http_options={"port": 0, "root_path": "/api"})
     serve.run(Mounted.bind())
-    instance = serve_api.current_instance()
+    instance = serve_api.running_instance()
     assert instance is not None
     response = httpx.get(f"{instance.url}/api/hello", timeout=10)
     assert (response.status_code, response.json()) == (200, {"hello": "/api"})

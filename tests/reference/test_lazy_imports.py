@@ -38,7 +38,7 @@ class Values:
 
 serve.start(http_options={"port": 0})
 serve.run(Values.bind(), route_prefix="/v")
-url = api.current_instance().url
+url = api.running_instance().url
 def get(kind):
     with urllib.request.urlopen(f"{url}/v?kind={kind}", timeout=10) as response:
         return response.read().decode()
@@ -101,7 +101,7 @@ def test_config_files_and_fastapi_ingress_import_what_they_need() -> None:
     serve.run(Api.bind(), route_prefix="/api")
     from reference_impl import api
     import urllib.request
-    with urllib.request.urlopen(api.current_instance().url + "/api/", timeout=10) as response:
+    with urllib.request.urlopen(api.running_instance().url + "/api/", timeout=10) as response:
         body = response.read().decode()
     serve.shutdown()
     print(json.dumps({"yaml_before": before, "yaml_after": "yaml" in sys.modules, "port": port,

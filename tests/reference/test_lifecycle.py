@@ -15,7 +15,7 @@ from resources import ANYIO_WORKER, Usage
 from starlette.requests import Request
 
 from reference_impl import serve
-from reference_impl.api import current_instance
+from reference_impl.api import running_instance
 from reference_impl.exceptions import AddressUnavailableError
 
 CYCLES = 30
@@ -78,7 +78,7 @@ def _cycle() -> float:
     serve.start(http_options={"port": 0})
     serve.run(Sleeper.bind(), name="plain", route_prefix="/plain")
     serve.run(SyncRoutes.bind(), name="fa", route_prefix="/fa")
-    instance = current_instance()
+    instance = running_instance()
     assert instance is not None
     with httpx.Client(base_url=instance.url, timeout=HTTP_TIMEOUT_S) as client:
         assert client.get("/plain").text == "plain"
@@ -110,7 +110,7 @@ def test_shutdown_with_idle_keep_alive_connection() -> None:
     baseline = Usage.now()
     serve.start(http_options={"port": 0, "keep_alive_timeout_s": 60})
     serve.run(Sleeper.bind(), name="plain", route_prefix="/plain")
-    instance = current_instance()
+    instance = running_instance()
     assert instance is not None
     with httpx.Client(base_url=instance.url, timeout=HTTP_TIMEOUT_S) as client:
         assert client.get("/plain").text == "plain"  # the connection now idles, kept alive
@@ -129,7 +129,7 @@ def test_shutdown_with_a_request_in_flight() -> None:
     serve.start(http_options={"port": 0})
     started = threading.Event()
     serve.run(Sleeper.bind(started), name="plain", route_prefix="/plain")
-    instance = current_instance()
+    instance = running_instance()
     assert instance is not None
     with (
         httpx.Client(base_url=instance.url, timeout=HTTP_TIMEOUT_S) as client,

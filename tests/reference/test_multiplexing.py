@@ -12,7 +12,7 @@ import pytest
 from direct_serve import HTTP_TIMEOUT_S, StartServe
 
 from reference_impl import serve
-from reference_impl.multiplexing import model_id_of
+from reference_impl.multiplex import model_id_of
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ def test_other_ray_apis_fail_loudly_by_name() -> None:
         ray.shutdown()
         assert not ray.is_initialized()
         from reference_impl import api
-        print("serve stopped:", api.current_instance() is None)
+        print("serve stopped:", api.running_instance() is None)
         """
     )
     assert done.returncode == 0, done.stderr

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from reference_impl.exceptions import ServeError
-from reference_impl.router import BackPressureError, Router
+from reference_impl.runtime.router import BackPressureError, Router
 
 DEADLINE_S = 5.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reference_impl.routes import RouteTable
+from reference_impl.runtime.route_table import RouteTable
 
 
 def _table(*prefixes: str) -> RouteTable[str]:

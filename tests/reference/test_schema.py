@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from reference_impl import schema, serve
-from reference_impl.api import current_instance
+from reference_impl.api import running_instance
 from reference_impl.instance import ServeInstance
 
 
@@ -25,7 +25,7 @@ def Hello() -> str:
 
 def test_status_when_not_running_is_empty() -> None:
     """With nothing running: an empty ServeStatus whose target_capacity is None."""
-    assert current_instance() is None
+    assert running_instance() is None
     assert serve.status() == schema.ServeStatus(proxies={}, applications={}, target_capacity=None)
 
 
@@ -62,15 +62,15 @@ def test_start_checks_logging_config_when_it_starts() -> None:
         serve.start(http_options={"port": 0}, logging_config={"log_level": "BAD"})
     with pytest.raises(TypeError, match=r"^logging_config must be a dict or a LoggingConfig, got int$"):
         serve.start(http_options={"port": 0}, logging_config=42)
-    assert current_instance() is None
+    assert running_instance() is None
     serve.start(http_options={"port": 0}, logging_config=schema.LoggingConfig(log_level="DEBUG"))
-    assert current_instance() is not None
+    assert running_instance() is not None
 
 
 def test_start_ignores_logging_config_when_running(instance: ServeInstance) -> None:
     """As in Ray, a running instance does not look at a new logging_config at all."""
     serve.start(http_options={"port": 0}, logging_config={"log_level": "BAD"})
-    assert current_instance() is instance
+    assert running_instance() is instance
 
 
 def test_deployment_logging_config_is_stored_complete() -> None:

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from reference_impl import serve
-from reference_impl.api import current_instance
+from reference_impl.api import running_instance
 from reference_impl.config import KEEP_ALIVE_ENV_VAR, ConfigError
 from reference_impl.exceptions import AddressUnavailableError
 from reference_impl.instance import ServeInstance
@@ -56,7 +56,7 @@ def test_busy_port_fails_at_once_with_a_clear_error(busy_port: int) -> None:
         f"Failed to bind to address '127.0.0.1:{busy_port}': Address already in use; another "
         "process is listening there; stop it, or pass http_options={'port': 0} to pick a free port."
     )
-    assert current_instance() is None
+    assert running_instance() is None
     assert _serve_threads() == []
 
 
@@ -73,7 +73,7 @@ def test_start_again_with_other_options_warns_and_changes_nothing(
         f"{fields}. The new HTTP config is ignored."
         for fields in (["keep_alive_timeout_s"], ["port"])
     ]
-    assert current_instance() is instance
+    assert running_instance() is instance
     assert instance.keep_alive_timeout_s == 5
     assert instance.http_options.keep_alive_timeout_s == 5
 
@@ -95,7 +95,7 @@ def test_invalid_http_options_start_nothing() -> None:
     """serve.start with invalid http_options raises ConfigError and starts no thread."""
     with pytest.raises(ConfigError, match="keep_alive_timeout_s"):
         serve.start(http_options={"port": 0, "keep_alive_timeout_s": "abc"})
-    assert current_instance() is None and _serve_threads() == []
+    assert running_instance() is None and _serve_threads() == []
 
 
 def test_start_rejects_unknown_keyword() -> None:
@@ -103,14 +103,14 @@ def test_start_rejects_unknown_keyword() -> None:
     with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['bogus'\]"):
         serve.start(http_options={"port": 0}, bogus=1)
     serve.start(http_options={"port": 0}, detached=True, proxy_location="HeadOnly")
-    assert current_instance() is not None
+    assert running_instance() is not None
 
 
 def test_keep_alive_env_is_read_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
     """The env var read at start beats http_options.keep_alive_timeout_s (KA-4)."""
     monkeypatch.setenv(KEEP_ALIVE_ENV_VAR, "3")
     serve.start(http_options={"port": 0, "keep_alive_timeout_s": 4})
-    instance = current_instance()
+    instance = running_instance()
     assert instance is not None and instance.keep_alive_timeout_s == 3
 
 
@@ -119,4 +119,4 @@ def test_bad_keep_alive_env_fails_start(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv(KEEP_ALIVE_ENV_VAR, "abc")
     with pytest.raises(ValueError, match=r"^Environment variable .* value `abc` cannot be"):
         serve.start(http_options={"port": 0})
-    assert current_instance() is None and _serve_threads() == []
+    assert running_instance() is None and _serve_threads() == []

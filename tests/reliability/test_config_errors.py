@@ -50,13 +50,13 @@ def nothing_starts() -> Iterator[Callable[[Callable[[], Any]], BaseException]]:
         error = info.value
         alone = error.__cause__ is None and (error.__suppress_context__ or error.__context__ is None)
         assert alone or chained, f"the error chains another one: {error!r} from {error.__context__!r}"
-        assert api.current_instance() is None, "an instance started despite the error"
+        assert api.running_instance() is None, "an instance started despite the error"
         assert Usage.now() == before, Usage.now().diff(before)
         return error
 
     yield fails
     serve.start(http_options={"port": 0})  # a valid start works afterwards
-    assert api.current_instance() is not None
+    assert api.running_instance() is not None
 
 
 def _explains(error: BaseException, *parts: str) -> None:

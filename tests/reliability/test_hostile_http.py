@@ -2,7 +2,7 @@
 (4xx) or a clean close, never a hang, and the server keeps serving others meanwhile.
 
 Inputs go over raw sockets (rawhttp.py). What the reference answers follows uvicorn
-with httptools, as Ray 2.60 does (spec/ray-2.60-observed.md §7, §10): 400 with
+with httptools, as Ray 2.60 does: 400 with
 "Invalid HTTP request received." and a close for unparsable requests. Unlike Ray, a
 request head over `max_request_header_bytes` (64 KiB by default) gets 431: see
 test_head_limits.py.

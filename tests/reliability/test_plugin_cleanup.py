@@ -233,7 +233,7 @@ ARGS = ("-p", "no:cacheprovider", "-p", "no:randomly", "-o", "asyncio_default_fi
 
 
 def _assert_nothing_left(before: Usage) -> None:
-    assert api.current_instance() is None, "the session left its instance running"
+    assert api.running_instance() is None, "the session left its instance running"
     assert not listening_ports(), f"the session left ports listening: {listening_ports()}"
     ok, usage = eventually(Usage.now, lambda u: u == before, 2.0)
     assert ok, f"the session left: {usage.diff(before)}"

@@ -20,7 +20,7 @@ from resources import Usage, eventually, listening_ports
 from websockets.sync.client import connect as ws_connect
 
 from reference_impl import serve
-from reference_impl.api import current_instance
+from reference_impl.api import running_instance
 
 CYCLES = 200
 WINDOW = 20
@@ -71,7 +71,7 @@ def cycle() -> tuple[float, int]:
     serve.start(http_options={"port": 0})
     serve.run(Composer.bind(Downstream.bind()), name="composed", route_prefix="/composed")
     serve.run(Api.bind(), name="api", route_prefix="/api")
-    instance = current_instance()
+    instance = running_instance()
     assert instance is not None
     port = instance.server.port
     with httpx.Client(base_url=instance.url, timeout=HTTP_TIMEOUT_S) as client:

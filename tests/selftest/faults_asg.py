@@ -10,7 +10,7 @@ from faulty import fault
 @fault("asg-no-late-bound-app", "ASG-2")
 def _(mp):
     """`serve.ingress()` without an app is accepted, but the class's own builder is never called."""
-    from reference_impl import replica
+    from reference_impl.runtime import replica
 
     original = replica.build_asgi_app
 

@@ -13,19 +13,19 @@ from reference_impl import batching, serve
 @fault("batches-of-one", "BAT-1")
 def _(mp: pytest.MonkeyPatch) -> None:
     """Every call runs alone: the batcher never gathers concurrent calls."""
-    mp.setattr(batching._Queue, "_take", lambda self: [self.calls.pop(0)] if self.calls else [])
+    mp.setattr(batching._BatchQueue, "_take", lambda self: [self.calls.pop(0)] if self.calls else [])
 
 
 @fault("batch-waits-forever", "BAT-2")
 def _(mp: pytest.MonkeyPatch) -> None:
     """A partial batch waits a long time for more calls (the timeout is read as minutes)."""
-    original = batching._Queue.__post_init__
+    original = batching._BatchQueue.__post_init__
 
     def post_init(self: Any) -> None:
         self.settings.batch_wait_timeout_s *= 60
         original(self)
 
-    mp.setattr(batching._Queue, "__post_init__", post_init)
+    mp.setattr(batching._BatchQueue, "__post_init__", post_init)
 
 
 @fault("batch-length-unchecked", "BAT-3")
@@ -44,7 +44,7 @@ def _(mp: pytest.MonkeyPatch) -> None:
                 call.items.put_nowait(result)
             break
 
-    mp.setattr(batching._Queue, "_stream", stream)
+    mp.setattr(batching._BatchQueue, "_stream", stream)
 
 
 @fault("batch-setters-ignored", "BAT-5")

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from faulty import fault
 
-from reference_impl import handle, proxy, replica
-from reference_impl.loops import wait_threadsafe
+from reference_impl import handle
+from reference_impl.runtime import proxy, replica
+from reference_impl.runtime.loops import wait_threadsafe
 
 
 @fault("no-request-timeout", "CAN-1")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from faulty import fault
 
-from reference_impl import replica
+from reference_impl.runtime import replica
 
 
 @fault("every-replica-rank-0", "CTX-1")

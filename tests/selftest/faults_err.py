@@ -10,7 +10,9 @@ import pytest
 from faulty import fault
 from uvicorn.protocols.http import h11_impl, httptools_impl
 
-from reference_impl import api, config, protocol, replica
+from reference_impl import api, config
+from reference_impl.runtime import head_limits as protocol
+from reference_impl.runtime import replica
 
 
 @fault("err-500-shows-traceback", "ERR-1")

@@ -16,7 +16,7 @@ def _(mp):
 @fault("fa-root-path-unset", "FA-2")
 def _(mp):
     """The proxy does not set `root_path`, so FastAPI routes do not stack on the prefix."""
-    from reference_impl import proxy
+    from reference_impl.runtime import proxy
 
     mp.setattr(proxy, "_scope_for_app", lambda scope, prefix: dict(scope))
 
@@ -40,7 +40,7 @@ def _(mp):
     not FastAPI's 422."""
     from fastapi import FastAPI
 
-    from reference_impl import replica
+    from reference_impl.runtime import replica
 
     original = replica.build_asgi_app
 
@@ -68,7 +68,7 @@ def _(mp):
     """The app's own `@app.middleware("http")` functions are dropped when it is served."""
     from fastapi import FastAPI
 
-    from reference_impl import replica
+    from reference_impl.runtime import replica
 
     original = replica.build_asgi_app
 

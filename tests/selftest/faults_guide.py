@@ -20,7 +20,8 @@ def _(mp):
     from fastapi import FastAPI
     from fastapi.routing import APIRoute, APIWebSocketRoute
 
-    from reference_impl import ingress, replica
+    from reference_impl import ingress
+    from reference_impl.runtime import replica
 
     original = replica.build_asgi_app
 
@@ -46,7 +47,7 @@ def _(mp):
     """Once a response has started, a client that leaves reaches the replica neither as a
     cancellation nor as `http.disconnect`: the proxy stops relaying, and the generator
     streams on into nothing until the app is deleted."""
-    from reference_impl import proxy
+    from reference_impl.runtime import proxy
 
     original = proxy.Proxy._pump
 

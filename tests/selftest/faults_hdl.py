@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from faulty import fault
 
-from reference_impl import handle, replica, streaming
+from reference_impl import handle
+from reference_impl.runtime import replica, streaming
 
 
 @fault("stream-option-ignored", "HDL-1")

@@ -8,7 +8,7 @@ from faulty import fault
 @fault("ing-root-prefix-unrouted", "ING-1")
 def _(mp):
     """An app at the default prefix `/` is never matched by the route table."""
-    from reference_impl import routes
+    from reference_impl.runtime import route_table as routes
 
     original = routes.RouteTable.match
 
@@ -22,7 +22,7 @@ def _(mp):
 @fault("ing-call-gets-scope", "ING-2")
 def _(mp):
     """`__call__` gets the raw ASGI scope dict instead of a Starlette Request."""
-    from reference_impl import replica
+    from reference_impl.runtime import replica
 
     mp.setattr(replica, "Request", lambda scope, receive, send: scope)
 
@@ -30,7 +30,7 @@ def _(mp):
 @fault("ing-no-arg-call-gets-request", "ING-3")
 def _(mp):
     """A `__call__`/function without parameters is called with the request anyway."""
-    from reference_impl import replica
+    from reference_impl.runtime import replica
 
     mp.setattr(replica, "_takes_argument", lambda fn: True)
 
@@ -38,7 +38,7 @@ def _(mp):
 @fault("ing-function-deployment-unserved", "ING-4")
 def _(mp):
     """Function deployments deploy but have nothing to call: every request gets 500."""
-    from reference_impl import replica
+    from reference_impl.runtime import replica
 
     original = replica.Replica._start
 

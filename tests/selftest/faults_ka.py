@@ -75,7 +75,7 @@ def _(mp: pytest.MonkeyPatch) -> None:
     original = api.start
 
     def start(http_options: Any = None, **kwargs: Any) -> None:
-        running = api.current_instance()
+        running = api.running_instance()
         original(http_options, **kwargs)
         if running is not None and http_options is not None:
             options = config.parse_http_options(http_options)

@@ -34,7 +34,7 @@ def _(mp):
 @fault("lif-del-not-called", "LIF-2")
 def _(mp):
     """Replicas stop without calling `__del__`."""
-    from reference_impl import replica
+    from reference_impl.runtime import replica
 
     async def nothing(obj, **kwargs):
         return None
@@ -58,7 +58,7 @@ def _(mp):
             return
         await original(obj, **kwargs)
 
-    from reference_impl import replica
+    from reference_impl.runtime import replica
 
     mp.setattr(replica, "finalize", fire_and_forget)
 
@@ -66,7 +66,7 @@ def _(mp):
 @fault("lif-health-never-checked", "LIF-3")
 def _(mp):
     """`check_health` is never called."""
-    from reference_impl import health
+    from reference_impl.runtime import health
 
     mp.setattr(health.HealthMonitor, "watch", lambda self, replica: None)
 

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from faulty import fault
 
-from reference_impl import multiplexing, proxy, serve
+from reference_impl import multiplex as multiplexing
+from reference_impl import serve
+from reference_impl.runtime import proxy
 
 
 @fault("model-id-header-ignored", "MUX-1")

@@ -12,11 +12,11 @@ from reference_impl import instance
 def _(mp: pytest.MonkeyPatch) -> None:
     """Deleting an app retires its routers but never stops its replicas' threads."""
 
-    def stop(self: instance.DeployedApp) -> None:
+    def stop(self: instance.RunningApp) -> None:
         for dep in self.deployments.values():
             dep.router.retire()
 
-    mp.setattr(instance.DeployedApp, "stop", stop)
+    mp.setattr(instance.RunningApp, "stop", stop)
 
 
 @fault("ops-delete-keeps-route", "OPS-1")
@@ -39,14 +39,14 @@ def _(mp):
     """A replaced application's replicas stop at once, cutting off the requests under way."""
     from reference_impl import instance
 
-    original = instance.DeployedApp.stop
-    mp.setattr(instance.DeployedApp, "stop", lambda self, drain=True: original(self, drain=False))
+    original = instance.RunningApp.stop
+    mp.setattr(instance.RunningApp, "stop", lambda self, drain=True: original(self, drain=False))
 
 
 @fault("bp-queue-unbounded", "BP-1", "BP-2")
 def _(mp):
     """`max_queued_requests` is ignored: every request waits for the replica."""
-    from reference_impl import router
+    from reference_impl.runtime import router
 
     original = router.Router.__init__
 
@@ -59,7 +59,7 @@ def _(mp):
 @fault("bp-503-without-request-id", "BP-1")
 def _(mp):
     """The backpressure 503 carries no `x-request-id`."""
-    from reference_impl import proxy
+    from reference_impl.runtime import proxy
 
     original = proxy._send_simple
 
@@ -72,7 +72,7 @@ def _(mp):
 @fault("hlt-healthy-before-routes", "HLT-1")
 def _(mp):
     """The proxy reports itself healthy before it has a route table."""
-    from reference_impl import routes
+    from reference_impl.runtime import route_table as routes
 
     mp.setattr(routes.RouteTable, "populated", property(lambda self: True, lambda self, value: None), raising=False)
 
@@ -80,7 +80,7 @@ def _(mp):
 @fault("bp-downstream-is-500", "BP-3")
 def _(mp):
     """A downstream BackPressureError reaches the client as the handler's 500."""
-    from reference_impl import replica
+    from reference_impl.runtime import replica
 
     mp.setattr(replica, "_UNAVAILABLE", ())
 
@@ -88,7 +88,7 @@ def _(mp):
 @fault("bp-config-ignored", "BP-4")
 def _(mp):
     """`backpressure_config` is accepted but every rejection is a 503 without Retry-After."""
-    from reference_impl import router
+    from reference_impl.runtime import router
 
     original = router.Router.__init__
 

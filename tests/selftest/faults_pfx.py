@@ -39,7 +39,7 @@ def _(mp):
 @fault("pfx-subpaths-unrouted", "PFX-3")
 def _(mp):
     """Only the prefix itself (and prefix + `/`) is routed; deeper sub-paths get 404."""
-    from reference_impl import routes
+    from reference_impl.runtime import route_table as routes
 
     original = routes.RouteTable.match
 
@@ -55,7 +55,7 @@ def _(mp):
 @fault("pfx-shortest-prefix-wins", "PFX-4")
 def _(mp):
     """The route table tries the shortest prefix first."""
-    from reference_impl import routes
+    from reference_impl.runtime import route_table as routes
 
     def reorder(self):
         self._ordered = tuple(sorted(self._targets.items(), key=lambda kv: len(kv[0])))
@@ -66,7 +66,7 @@ def _(mp):
 @fault("pfx-prefix-not-segment", "PFX-4")
 def _(mp):
     """Prefixes match as plain string prefixes: `/a/bc` goes to the app at `/a/b`."""
-    from reference_impl import routes
+    from reference_impl.runtime import route_table as routes
 
     def match(self, path):
         for prefix, target in self._ordered:

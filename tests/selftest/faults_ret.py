@@ -7,7 +7,7 @@ from faulty import fault
 
 def _wrap_to_response(mp, convert):
     """Make the replica encode return values with `convert(value, original_to_response)`."""
-    from reference_impl import encoding, replica
+    from reference_impl.runtime import encoding, replica
 
     original = encoding.to_response
     mp.setattr(replica, "to_response", lambda value: convert(value, original))

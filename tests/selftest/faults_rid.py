@@ -8,7 +8,7 @@ from faulty import fault
 @fault("rid-header-ignored", "RID-1")
 def _(mp):
     """The proxy makes up an ID for every request, even when the client sent one."""
-    from reference_impl import proxy
+    from reference_impl.runtime import proxy
 
     original = proxy._request_id
     mp.setattr(proxy, "_request_id", lambda scope: original({**scope, "headers": []}))
@@ -19,7 +19,7 @@ def _(mp):
     """Generated IDs are 32 hex digits, not the UUID form Ray uses."""
     import uuid
 
-    from reference_impl import proxy
+    from reference_impl.runtime import proxy
 
     original = proxy._request_id
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from faulty import fault
 
-from reference_impl import proxy, replica
+from reference_impl.runtime import proxy, replica
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 

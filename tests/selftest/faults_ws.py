@@ -10,7 +10,7 @@ from faulty import fault
 def _filter_client_messages(mp, keep):
     """Make the proxy forward only the client messages for which `keep(message)` is true;
     the others are swallowed (the proxy keeps waiting for the next one)."""
-    from reference_impl import proxy
+    from reference_impl.runtime import proxy
 
     original = proxy.Proxy._pump
 
@@ -43,7 +43,7 @@ def _(mp):
 @fault("ws-root-path-unset", "WS-3")
 def _(mp):
     """WebSocket requests get no `root_path`, so `@app.websocket` routes ignore the prefix."""
-    from reference_impl import proxy
+    from reference_impl.runtime import proxy
 
     original = proxy._scope_for_app
 

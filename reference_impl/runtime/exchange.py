@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from ..types import Message
 from .channel import Channel
 
 __all__ = ["ClientDisconnected", "Exchange", "Finished"]
@@ -34,6 +33,6 @@ class Exchange:
 
     def __init__(self, request_id: str) -> None:
         self.request_id = request_id
-        self.inbox: Channel[dict[str, Any]] = Channel()
-        self.outbox: Channel[dict[str, Any] | Finished] = Channel()
+        self.inbox: Channel[Message] = Channel()
+        self.outbox: Channel[Message | Finished] = Channel()
         self.client_gone = False

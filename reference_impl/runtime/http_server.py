@@ -9,10 +9,10 @@ from typing import Any
 
 import uvicorn
 
-from .config import HTTPOptions
-from .exceptions import AddressUnavailableError
+from ..config import HTTPOptions
+from ..exceptions import AddressUnavailableError
+from .head_limits import HeadLimits, head_limited_protocol
 from .loops import LoopThread
-from .protocol import HeadLimits, head_limited_protocol
 
 __all__ = ["HTTPServer"]
 

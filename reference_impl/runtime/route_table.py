@@ -49,7 +49,7 @@ class RouteTable(Generic[T]):
 
     def match(self, path: str) -> Match[T] | None:
         # NOTE: `/a/bc` belongs to `/a`, not `/a/b`, and matching is case-sensitive,
-        # as measured on Ray 2.60 (spec/ray-2.60-observed.md §3).
+        # as measured on Ray 2.60 (docs/reference-impl.md).
         for match in self._ordered:
             prefix = match.prefix
             if prefix == "/" or path == prefix or path.startswith(prefix + "/"):

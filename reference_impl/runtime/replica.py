@@ -15,27 +15,28 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
 from uvicorn.config import Config
 from uvicorn.lifespan.on import LifespanOn
 
-from .channel import Channel
-from .context import ReplicaContext, ReplicaID, RequestContext, current_replica, current_request
-from .deployment import Deployment
-from .encoding import to_response
-from .exceptions import (
+from ..context import ReplicaContext, ReplicaID, RequestContext, current_replica, current_request
+from ..deployment import Deployment
+from ..exceptions import (
     BackPressureError,
     DeploymentStartError,
     DeploymentUnavailableError,
     RayServeException,
     retry_after,
 )
+from ..finalizers import finalize
+from ..ingress import build_asgi_app, current_user_object, ingress_spec
+from ..types import ASGIApp, Message, Receive, Scope, Send
+from .channel import Channel
+from .encoding import to_response
 from .exchange import ClientDisconnected, Exchange, Finished
-from .finalizers import finalize
-from .ingress import build_asgi_app, current_instance, ingress_spec
 from .loops import LoopThread
 from .streaming import stream_items
 
@@ -92,15 +93,58 @@ class _Receiver:
 
     def __init__(self, exchange: Exchange) -> None:
         self._inbox = exchange.inbox
-        self._last: dict[str, Any] | None = None
+        self._last: Message | None = None
 
-    async def __call__(self) -> dict[str, Any]:
+    async def __call__(self) -> Message:
         if self._last is not None:
             return self._last
         message = await self._inbox.get()
         if message["type"] in ("http.disconnect", "websocket.disconnect"):
             self._last = message
         return message
+
+
+class _Sender:
+    """ASGI `send` into the outbox, for the proxy's loop to relay.
+
+    The messages an HTTP handler sends in one step (start and body, or a streamed
+    chunk) cost the proxy's loop one wake-up: they are queued without waking it, and
+    one flush follows when the step ends (or the `Finished` marker wakes it, which
+    follows at once in most responses). WebSocket messages wake it each. A handler that
+    sends faster than the client takes waits once `OUTBOX_LIMIT` messages are queued,
+    as it would on a socket: memory stays bounded and its loop gets to run.
+    """
+
+    __slots__ = ("_exchange", "_flush_due", "_loop", "started", "websocket")
+
+    def __init__(self, exchange: Exchange, loop: asyncio.AbstractEventLoop, *, websocket: bool) -> None:
+        self._exchange = exchange
+        self._loop = loop
+        self.websocket = websocket
+        self.started = False  # a message was sent: too late for an error response
+        self._flush_due = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = True
+        exchange = self._exchange
+        outbox = exchange.outbox
+        if outbox.closed or (self.websocket and exchange.client_gone):
+            # The request's cancellation is on its way (HTTP): let it land first.
+            await asyncio.sleep(0)
+            raise ClientDisconnected("the client has disconnected")
+        if self.websocket:
+            outbox.put(message)
+        else:
+            outbox.put(message, wake=False)
+            if not self._flush_due:
+                self._flush_due = True
+                self._loop.call_soon(self._flush)
+        if len(outbox) > OUTBOX_LIMIT:
+            await outbox.room(OUTBOX_LIMIT // 2)
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        self._exchange.outbox.flush()
 
 
 def _takes_argument(fn: Callable[..., Any]) -> bool:
@@ -116,17 +160,17 @@ class _Lifespan(LifespanOn):
 
     failure = ""
 
-    async def send(self, message: Any) -> None:
+    async def send(self, message: Any) -> None:  # uvicorn's own lifespan event types
         if message["type"] == "lifespan.startup.failed":
             self.failure = str(message.get("message", ""))
         await super().send(message)
 
 
-_INTERNAL_ERROR: list[dict[str, Any]] = [
+_INTERNAL_ERROR: list[Message] = [
     {
         "type": "http.response.start",
         "status": 500,
-        # Ray 2.60 sends this 500 without a content-type (spec/ray-2.60-observed.md §1).
+        # Ray 2.60 sends this 500 without a content-type, as measured (docs/reference-impl.md).
         "headers": [(b"content-length", b"21")],
     },
     {"type": "http.response.body", "body": b"Internal Server Error"},
@@ -145,7 +189,7 @@ class Replica:
         init_kwargs: dict[str, Any],
         world_size: int = 1,
     ) -> None:
-        from .schema import ReplicaRank
+        from ..schema import ReplicaRank
 
         self.deployment = deployment
         self.app_name = app_name
@@ -163,7 +207,7 @@ class Replica:
         self._thread = LoopThread(f"serve-replica:{self.id}")
         self.loop = self._thread.loop
         self.instance: Any = None
-        self.asgi_app: Any = None
+        self.asgi_app: ASGIApp | None = None
         self._lifespan: _Lifespan | None = None
         self._call_target: Callable[..., Any] | None = None
         self._call_takes_request = True
@@ -246,7 +290,8 @@ class Replica:
             await result
 
     async def _lifespan_startup(self) -> None:
-        lifespan = _Lifespan(Config(self.asgi_app, lifespan="auto", log_config=None))
+        assert self.asgi_app is not None
+        lifespan = _Lifespan(Config(cast(Any, self.asgi_app), lifespan="auto", log_config=None))
         await lifespan.startup()
         if lifespan.startup_failed or lifespan.should_exit:
             # The app's traceback is logged; its last line names the error.
@@ -279,7 +324,7 @@ class Replica:
 
     def submit_asgi(
         self,
-        scope: dict[str, Any],
+        scope: Scope,
         exchange: Exchange,
         on_finish: Callable[[], None],
         multiplexed_model_id: str = "",
@@ -335,7 +380,7 @@ class Replica:
     ) -> Any:
         current_request.set(call.context)
         current_replica.set(self.context)
-        current_instance.set(self.instance)
+        current_user_object.set(self.instance)
         if name == "__call__":
             fn = self._call_target
         else:
@@ -358,44 +403,14 @@ class Replica:
             result = await result
         return result
 
-    async def _serve_asgi(self, call: ReplicaCall, scope: dict[str, Any], ex: Exchange) -> None:
+    async def _serve_asgi(self, call: ReplicaCall, scope: Scope, ex: Exchange) -> None:
         current_request.set(call.context)
         current_replica.set(self.context)
-        current_instance.set(self.instance)
+        current_user_object.set(self.instance)
         receive = _Receiver(ex)
+        send = _Sender(ex, self.loop, websocket=scope["type"] == "websocket")
+        websocket = send.websocket
         outbox = ex.outbox
-        started = False
-        websocket = scope["type"] == "websocket"
-
-        flush_due = False
-
-        def flush() -> None:
-            nonlocal flush_due
-            flush_due = False
-            outbox.flush()
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal started, flush_due
-            started = True
-            if outbox.closed or (websocket and ex.client_gone):
-                # The request's cancellation is on its way (HTTP): let it land first.
-                await asyncio.sleep(0)
-                raise ClientDisconnected("the client has disconnected")
-            if websocket:
-                outbox.put(message)
-            else:
-                # NOTE: the messages an HTTP handler sends in one step (start and body, or
-                # a streamed chunk) cost the proxy's loop one wake-up: when the step ends,
-                # or with the Finished below, which follows at once in most responses.
-                outbox.put(message, wake=False)
-                if not flush_due:
-                    flush_due = True
-                    self.loop.call_soon(flush)
-            if len(outbox) > OUTBOX_LIMIT:
-                # A handler that sends faster than the client takes waits here, as it
-                # would on a socket: memory stays bounded and its loop gets to run.
-                await outbox.room(OUTBOX_LIMIT // 2)
-
         failed = False
         try:
             if self.asgi_app is not None:
@@ -407,14 +422,14 @@ class Replica:
         except ClientDisconnected:
             failed = True  # nothing to tell the client, nothing to log: it left
         except _UNAVAILABLE as err:
-            if started or websocket:
+            if send.started or websocket:
                 failed = True
             else:
-                response: Any = unavailable_response(err)
+                response: ASGIApp = unavailable_response(err)
                 await response(scope, receive, send)
         except Exception:
             logger.exception("Request %s to %s failed", ex.request_id, self.id)
-            if started or websocket:
+            if send.started or websocket:
                 failed = True
             else:
                 for message in _INTERNAL_ERROR:
@@ -422,7 +437,7 @@ class Replica:
         finally:
             outbox.put(Finished(failed))
 
-    async def _serve_callable(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def _serve_callable(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             raise TypeError(
                 f"Deployment {self.deployment.name!r} has no ASGI ingress, so it cannot accept "

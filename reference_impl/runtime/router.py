@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from typing import Any, Generic, Protocol, TypeVar
 
-from .exceptions import BackPressureError, DeploymentUnavailableError, ServeError
+from ..exceptions import BackPressureError, DeploymentUnavailableError, ServeError
 
 __all__ = ["BackPressureError", "Router", "Slot"]
 

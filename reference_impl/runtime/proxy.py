@@ -19,15 +19,16 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import HTTPOptions
+from ..context import new_request_id
+from ..exceptions import DeploymentUnavailableError, retry_after
+from ..multiplex import model_id_of
+from ..types import Message, Receive, Scope, Send
 from .channel import Channel
-from .config import HTTPOptions
-from .context import new_request_id
-from .exceptions import DeploymentUnavailableError, retry_after
 from .exchange import Exchange, Finished
-from .multiplexing import model_id_of
 from .replica import Replica, ReplicaCall
+from .route_table import RouteTable
 from .router import BackPressureError, Router
-from .routes import RouteTable
 
 __all__ = ["Endpoint", "Proxy"]
 
@@ -36,8 +37,8 @@ logger = logging.getLogger("reference_impl")
 _TEXT = b"text/plain; charset=utf-8"
 _JSON = b"application/json"
 _DISCONNECTS = frozenset({"http.disconnect", "websocket.disconnect"})
-_CLIENT_GONE: dict[str, Any] = {"type": "reference_impl.client_gone"}
-_TOO_LARGE: dict[str, Any] = {"type": "reference_impl.body_too_large"}
+_CLIENT_GONE: Message = {"type": "reference_impl.client_gone"}
+_TOO_LARGE: Message = {"type": "reference_impl.body_too_large"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class _Flow:
         self.too_large = True
         self._abandon(_TOO_LARGE)
 
-    def _abandon(self, reason: dict[str, Any]) -> None:
+    def _abandon(self, reason: Message) -> None:
         """Drop a queued request or cancel a running one; wake the relay with `reason`."""
         if self.waiting is not None:
             self.waiting.cancel()
@@ -80,7 +81,7 @@ class _Flow:
 
 
 async def _send_simple(
-    send: Any, status: int, body: bytes, content_type: bytes, request_id: str = "", retry_after_s: float | None = None
+    send: Send, status: int, body: bytes, content_type: bytes, request_id: str = "", retry_after_s: float | None = None
 ) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     if request_id:
@@ -103,7 +104,7 @@ else:  # Python 3.10 has no asyncio.timeout; wait_for runs the work in a task of
         await asyncio.wait_for(work, timeout)
 
 
-def _request_id(scope: dict[str, Any]) -> str:
+def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             return bytes(value).decode("latin-1")
@@ -117,7 +118,7 @@ class Proxy:
         self._timeout = options.request_timeout_s
         self._body_limit = options.max_request_body_bytes
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
@@ -126,7 +127,7 @@ class Proxy:
 
     # -- HTTP ----------------------------------------------------------------------
 
-    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = _route_path(scope, self._root)
         if path is None:
             return await self._not_found(scope["path"], send)
@@ -165,15 +166,15 @@ class Proxy:
             await self._too_large(send)
         # (A response already under way is left incomplete; uvicorn closes the connection.)
 
-    async def _too_large(self, send: Any) -> None:
+    async def _too_large(self, send: Send) -> None:
         body = f"Request body exceeds the limit of {self._body_limit} bytes."
         await _send_simple(send, 413, body.encode(), _TEXT)
 
-    async def _not_found(self, path: str, send: Any) -> None:
+    async def _not_found(self, path: str, send: Send) -> None:
         body = f"Path '{path}' not found. Ping http://.../-/routes for available routes."
         await _send_simple(send, 404, body.encode(), _TEXT)
 
-    async def _timed_out(self, flow: _Flow, send: Any) -> None:
+    async def _timed_out(self, flow: _Flow, send: Send) -> None:
         if flow.call is not None:
             flow.call.cancel()
         flow.settled = True
@@ -182,7 +183,7 @@ class Proxy:
             await _send_simple(send, 408, body.encode(), _TEXT, flow.ex.request_id)
         # A response already under way is left incomplete; uvicorn closes the connection.
 
-    async def _pump(self, receive: Any, flow: _Flow) -> None:
+    async def _pump(self, receive: Receive, flow: _Flow) -> None:
         """Forward client messages to the replica; notice the client leaving."""
         inbox = flow.ex.inbox
         limit, received = self._body_limit, 0
@@ -203,7 +204,7 @@ class Proxy:
                     return
             inbox.put(message)
 
-    async def _relay(self, flow: _Flow, router: Router[Replica], scope: dict[str, Any], send: Any) -> None:
+    async def _relay(self, flow: _Flow, router: Router[Replica], scope: Scope, send: Send) -> None:
         model_id = model_id_of(scope["headers"])
         replica = router.try_assign(model_id)
         if replica is None:
@@ -226,7 +227,7 @@ class Proxy:
         finally:
             outbox.close()  # a replica still sending is not held waiting for room
 
-    async def _forward(self, flow: _Flow, outbox: Channel[dict[str, Any] | Finished], send: Any) -> None:
+    async def _forward(self, flow: _Flow, outbox: Channel[Message | Finished], send: Send) -> None:
         """Send the replica's messages to the client until the replica or the client is done."""
         request_id = flow.ex.request_id.encode("latin-1")
         while True:
@@ -254,7 +255,7 @@ class Proxy:
 
     # -- WebSocket -------------------------------------------------------------------
 
-    async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = _route_path(scope, self._root)
         match = None if path is None else self._routes.match(path)
         if match is None:
@@ -273,7 +274,7 @@ class Proxy:
                 pump.cancel()
 
 
-def _route_path(scope: dict[str, Any], root: str) -> str | None:
+def _route_path(scope: Scope, root: str) -> str | None:
     """The path to route on: without `http_options.root_path`, which clients include (as
     in Ray: all routes are mounted under it); None when the path is outside it."""
     path: str = scope["path"]
@@ -284,13 +285,13 @@ def _route_path(scope: dict[str, Any], root: str) -> str | None:
     return None
 
 
-def _scope_for_app(scope: dict[str, Any], root: str, prefix: str) -> dict[str, Any]:
+def _scope_for_app(scope: Scope, root: str, prefix: str) -> Scope:
     scope = dict(scope)
     scope["root_path"] = root + ("" if prefix == "/" else prefix)
     return scope
 
 
-def _declared_length(scope: dict[str, Any]) -> int:
+def _declared_length(scope: Scope) -> int:
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
@@ -300,7 +301,7 @@ def _declared_length(scope: dict[str, Any]) -> int:
     return 0
 
 
-async def _deny_websocket(scope: dict[str, Any], send: Any, status: int, body: bytes) -> None:
+async def _deny_websocket(scope: Scope, send: Send, status: int, body: bytes) -> None:
     if "websocket.http.response" in scope.get("extensions", {}):
         await send(
             {
