@@ -117,7 +117,7 @@ def test_no_import_cycle() -> None:
         path.append(module)
         for dep in GRAPH[module]:
             if state.get(dep) == 1:
-                cycle = path[path.index(dep) :] + [dep]
+                cycle = [*path[path.index(dep) :], dep]
                 pytest.fail(f"import cycle: {' -> '.join(cycle)}")
             if dep not in state:
                 visit(dep)
