@@ -23,11 +23,8 @@ from .exceptions import ServeNotRunningError
 from .handle import DeploymentHandle
 from .instance import ServeInstance
 from .schema import (
-    ApplicationStatus,
     ApplicationStatusOverview,
-    DeploymentStatus,
     DeploymentStatusOverview,
-    DeploymentStatusTrigger,
     ProxyStatus,
     ReplicaState,
     ServeStatus,
@@ -190,13 +187,13 @@ def status() -> ServeStatus:
         return ServeStatus()
     applications = {
         name: ApplicationStatusOverview(
-            status=ApplicationStatus(app.status),
+            status=app.status,
             message=app.message,
             last_deployed_time_s=_deployed_at.get(name, 0.0),
             deployments={
                 dep_name: DeploymentStatusOverview(
-                    status=DeploymentStatus(dep.status),
-                    status_trigger=DeploymentStatusTrigger(dep.trigger),
+                    status=dep.status,
+                    status_trigger=dep.trigger,
                     replica_states={ReplicaState.RUNNING.value: len(dep.replicas)} if dep.replicas else {},
                     message=dep.message,
                 )

@@ -25,6 +25,7 @@ from .runtime.proxy import Endpoint, Proxy
 from .runtime.replica import Replica
 from .runtime.route_table import RouteTable
 from .runtime.router import Router
+from .schema import ApplicationStatus, DeploymentStatus, DeploymentStatusTrigger
 
 __all__ = ["RunningApp", "RunningDeployment", "ServeInstance"]
 
@@ -44,15 +45,18 @@ class RunningDeployment:
     deployment: Deployment
     replicas: list[Replica]
     router: Router[Replica]
-    # Ray's `DeploymentStatus`, `DeploymentStatusTrigger` and message, by name.
-    status: str = "HEALTHY"
-    trigger: str = "CONFIG_UPDATE_COMPLETED"
+    status: DeploymentStatus = DeploymentStatus.HEALTHY
+    trigger: DeploymentStatusTrigger = DeploymentStatusTrigger.CONFIG_UPDATE_COMPLETED
     message: str = ""
     cause: str = ""  # why it failed to deploy, in one line
 
     def fail(self, app_name: str, message: str, cause: str) -> None:
         """Mark it DEPLOY_FAILED; with no replica left, calls fail at once (503)."""
-        self.status, self.trigger, self.message = "DEPLOY_FAILED", "REPLICA_STARTUP_FAILED", message
+        self.status, self.trigger, self.message = (
+            DeploymentStatus.DEPLOY_FAILED,
+            DeploymentStatusTrigger.REPLICA_STARTUP_FAILED,
+            message,
+        )
         self.cause = cause
         self.router.unavailable = DeploymentUnavailableError(DeploymentID(self.deployment.name, app_name))
 
@@ -63,13 +67,12 @@ class RunningApp:
     route_prefix: str | None
     ingress: str
     deployments: dict[str, RunningDeployment] = field(default_factory=dict)
-    # Ray's `ApplicationStatus` and message, by name.
-    status: str = "RUNNING"
+    status: ApplicationStatus = ApplicationStatus.RUNNING
     message: str = ""
 
     @property
     def failed(self) -> list[str]:
-        return [name for name, dep in self.deployments.items() if dep.status == "DEPLOY_FAILED"]
+        return [name for name, dep in self.deployments.items() if dep.status is DeploymentStatus.DEPLOY_FAILED]
 
     def stop(self, *, drain: bool = True) -> None:
         """Let the requests under way finish (as Ray: up to each deployment's
@@ -195,7 +198,7 @@ class ServeInstance:
                 retire_replicas(dep, dep.replicas[:stopped])
                 failure = new.deployments[dep_name]
                 dep.fail(old.name, _ROLLOUT_FAILURE + failure.message.partition("Error:\n")[2], failure.cause)
-        kept.status, kept.message = "DEPLOY_FAILED", summary
+        kept.status, kept.message = ApplicationStatus.DEPLOY_FAILED, summary
         self.apps[kept.name] = kept
         if kept.route_prefix is not None and old is None:
             self._routes.set(kept.route_prefix, Endpoint(kept.name, kept.deployments[kept.ingress].router))
@@ -210,8 +213,15 @@ class ServeInstance:
             app, dep = self._owner_of(replica)
             if app is None or dep is None:
                 return  # deleted or redeployed meanwhile
-            dep.status, dep.trigger, dep.message = "UNHEALTHY", "HEALTH_CHECK_FAILED", _UNHEALTHY
-            app.status, app.message = "UNHEALTHY", f"The deployments {[dep.deployment.name]} are UNHEALTHY."
+            dep.status, dep.trigger, dep.message = (
+                DeploymentStatus.UNHEALTHY,
+                DeploymentStatusTrigger.HEALTH_CHECK_FAILED,
+                _UNHEALTHY,
+            )
+            app.status, app.message = (
+                ApplicationStatus.UNHEALTHY,
+                f"The deployments {[dep.deployment.name]} are UNHEALTHY.",
+            )
         retire_replicas(dep, [replica])
         try:
             successor = _start_replica(replica.successor)
@@ -225,9 +235,9 @@ class ServeInstance:
             dep.replicas.append(successor)
             dep.router.add(successor)
             self._health.watch(successor)
-            dep.status, dep.trigger, dep.message = "HEALTHY", "UNSPECIFIED", ""
-            if all(d.status == "HEALTHY" for d in app.deployments.values()):
-                app.status, app.message = "RUNNING", ""
+            dep.status, dep.trigger, dep.message = DeploymentStatus.HEALTHY, DeploymentStatusTrigger.UNSPECIFIED, ""
+            if all(d.status is DeploymentStatus.HEALTHY for d in app.deployments.values()):
+                app.status, app.message = ApplicationStatus.RUNNING, ""
 
     def _owner_of(self, replica: Replica) -> tuple[RunningApp | None, RunningDeployment | None]:
         app = self.apps.get(replica.app_name)
