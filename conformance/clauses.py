@@ -62,10 +62,11 @@ GROUPS: dict[str, str] = {
     "HLT": "The proxy's `/-/healthz` and `/-/routes`",
     "DEP": "Deployment options as Ray checks and reports them",
     "LIF": "A replica's life: failed deploys, shutdown hooks, health checks",
+    "VAL": "Values and errors across a handle call",
 }
 
 _SECOND_TIER_GROUPS = frozenset(
-    {"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP", "BP", "HLT", "LIF", "DEP"}
+    {"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP", "BP", "HLT", "LIF", "DEP", "VAL"}
 )
 
 
@@ -310,6 +311,16 @@ _CLAUSES = (
         DOCUMENTED,
         "The `stream` option must match the method: a generator called without it, or a plain method called with it, fails with `TypeError`; `options()` rejects unknown options and keeps earlier ones when chained.",
     ),
+    Clause(
+        "HDL-6",
+        DOCUMENTED,
+        "A `DeploymentHandle` has `deployment_id` (a `DeploymentID` with `name` and `app_name`), `deployment_name`, `app_name`, a string `handle_id` shared by the handles `.options()` derives from it, and `is_initialized`, False for a handle not used yet and True once it was; the handle, response and generator classes can be subscripted (`DeploymentHandle[int]`); `DeploymentResponse.cancelled()` is False until `cancel()`, then True.",
+    ),
+    Clause(
+        "HDL-7",
+        DOCUMENTED,
+        "`DeploymentResponse.result(timeout_s=...)` on a call still running raises `ray.exceptions.GetTimeoutError`, which is also a `TimeoutError`; the call goes on, and a later `result()` returns its value.",
+    ),
     # --- CTX ---
     Clause(
         "CTX-1",
@@ -443,6 +454,22 @@ _CLAUSES = (
         "LIF-3",
         DOCUMENTED,
         "A class's `check_health` runs once before the replica takes requests, then about every `health_check_period_s`; after 3 failed checks in a row the replica is stopped (its `__del__` runs, it is not checked again) and a new one takes its place, after which the deployment is HEALTHY again.",
+    ),
+    # --- VAL ---
+    Clause(
+        "VAL-1",
+        DOCUMENTED,
+        "The arguments and the result of a handle call cross as copies: a replica that mutates an argument leaves the caller's object unchanged, and a caller that mutates a result leaves the replica's object unchanged; from the driver and between deployments alike.",
+    ),
+    Clause(
+        "VAL-2",
+        DOCUMENTED,
+        "An argument that cannot be serialized (a `threading.Lock`) does not fail `.remote()`; reading the result raises `TypeError` naming it, and the replica serves the next call. A result that cannot be serialized fails the call with a `TypeError` as well.",
+    ),
+    Clause(
+        "VAL-3",
+        DOCUMENTED,
+        'An exception a replica raises reaches the handle caller as `RayTaskError(<its type>)`: an instance of `ray.exceptions.RayTaskError` and of the original type, whose `cause` is the original exception and whose `str()` is the remote traceback headed `ray::…`, ending with the original\'s own line (`ValueError: boom`), so `match="^boom$"` does not match. Passed up through another deployment it keeps that type and cause; a streaming call raises it at the item where the generator failed.',
     ),
     # --- DEP ---
     Clause(

@@ -1,5 +1,5 @@
-"""HDL — deployment handles beyond the guide (clauses HDL-1 … HDL-5): streaming
-calls, responses as arguments, and call options.
+"""HDL — deployment handles beyond the guide (clauses HDL-1 … HDL-7): streaming
+calls, responses as arguments, call options, the handle's attributes and timeouts.
 
 Deployments are defined inside the tests (they pickle by value on Ray); what runs
 inside replicas is seen through `serve_probe`.
@@ -190,3 +190,68 @@ def test_hdl_5_stream_option_must_match_the_method(serve, serve_app) -> None:
         app.handle.options(no_such_option=True)
     streamed = app.handle.options(stream=True).options(method_name="count").remote(3)
     assert list(streamed) == [0, 1, 2]
+
+
+@pytest.mark.clause("HDL-6")
+def test_hdl_6_handle_attributes(serve, serve_app) -> None:
+    """`deployment_id`, `deployment_name`, `app_name`, `handle_id` and `is_initialized` of a
+    handle not used yet, then of one used; subscripting the three classes; `cancelled()`."""
+
+    @serve.deployment
+    class Named:
+        def __call__(self):
+            return "named"
+
+        async def slow(self):
+            await asyncio.sleep(REACT_S)
+
+    @serve.deployment
+    class Front:
+        def __init__(self, named):
+            self.named = named
+
+        def __call__(self):
+            return "front"
+
+    app = serve_app(Front.bind(Named.bind()), route_prefix=None, name="hdl6")
+    app_name = app.handle.app_name
+    handle = serve.get_deployment_handle("Named", app_name=app_name)
+    assert handle.is_initialized is False, "a handle nobody used yet is not initialized"
+    deployment_id = handle.deployment_id
+    assert (deployment_id.name, deployment_id.app_name) == ("Named", app_name), repr(deployment_id)
+    assert (handle.deployment_name, handle.app_name) == ("Named", app_name)
+    assert isinstance(handle.handle_id, str) and handle.handle_id, repr(handle.handle_id)
+    derived = handle.options(method_name="slow")
+    assert derived.handle_id == handle.handle_id
+    assert handle.is_initialized is True, "`.options()` initializes the handle"
+    assert handle.remote().result(timeout_s=30) == "named"
+
+    response = derived.remote()
+    assert response.cancelled() is False
+    response.cancel()
+    assert response.cancelled() is True
+    generator = handle.options(stream=True).remote()
+    generator.cancel()
+    for cls in (type(handle), type(response), type(generator)):
+        assert cls[int] is not None, f"{cls.__name__}[int] failed"
+
+
+@pytest.mark.clause("HDL-7")
+def test_hdl_7_result_timeout_raises_get_timeout_error(serve, serve_app) -> None:
+    """A call that takes 3 s, read with `result(timeout_s=0.5)`: `GetTimeoutError`, a
+    `TimeoutError`; read again without a tight timeout, its value."""
+
+    @serve.deployment
+    class Slow:
+        def __call__(self, seconds):
+            time.sleep(seconds)
+            return "done"
+
+    app = serve_app(Slow.bind(), route_prefix=None, name="hdl7")
+    assert app.handle.remote(0).result(timeout_s=30) == "done"  # the handle knows its replica
+    response = app.handle.remote(3)
+    with pytest.raises(TimeoutError) as info:
+        response.result(timeout_s=0.5)
+    names = [c.__name__ for c in type(info.value).__mro__]
+    assert "GetTimeoutError" in names, f"{type(info.value).__qualname__} (bases {names})"
+    assert response.result(timeout_s=30) == "done"

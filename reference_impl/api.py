@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import importlib
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .config import (
+    ControllerOptions,
     HTTPOptions,
     ServeConfig,
+    gRPCOptions,
     load_config,
     parse_http_options,
     validate_route_prefix,
@@ -33,13 +37,16 @@ from .schema import (
 )
 
 __all__ = [
+    "RunTarget",
     "delete",
     "get_app_handle",
     "get_deployment_handle",
     "run",
     "run_config",
+    "run_many",
     "running_instance",
     "shutdown",
+    "shutdown_async",
     "start",
     "status",
 ]
@@ -67,10 +74,12 @@ def start(
     `logging_config`, checked (as Ray does) only when the instance starts.
     """
     global _instance
-    unknown = set(ignored) - {"detached", "proxy_location", "grpc_options"}
+    unknown = set(ignored) - {"detached", "proxy_location", "grpc_options", "tracing_config", "controller_options"}
     if unknown:
         raise TypeError(f"serve.start() got unexpected keyword argument(s) {sorted(unknown)}")
     options = parse_http_options(http_options)
+    _check_grpc_options(ignored.get("grpc_options"))
+    _check_controller_options(ignored.get("controller_options"))
     with _lock:
         if _instance is None:
             global_logging_config(logging_config)
@@ -103,8 +112,15 @@ def run(
     route_prefix: str | None = "/",
     logging_config: Any = None,
     _local_testing_mode: bool = False,
-) -> DeploymentHandle:
-    """Deploy `target` as app `name` at `route_prefix`; return its ingress handle."""
+    external_scaler_enabled: bool = False,
+    controller_options: ControllerOptions | Mapping[str, Any] | None = None,
+) -> DeploymentHandle[Any]:
+    """Deploy `target` as app `name` at `route_prefix`; return its ingress handle.
+
+    `external_scaler_enabled` (whether an outside scaler may set the replica count) and
+    `controller_options` are accepted as Ray accepts them; one process has no scaler and
+    no controller actor."""
+    _check_controller_options(controller_options)
     if isinstance(target, Deployment):
         raise TypeError(f"serve.run() expects an Application; call `{target.name}.bind()` and pass that.")
     if not isinstance(target, Application):
@@ -150,17 +166,66 @@ def shutdown() -> None:
         instance.shutdown()
 
 
+async def shutdown_async() -> None:
+    """`shutdown()` for code inside an event loop: the loop keeps running meanwhile."""
+    await asyncio.to_thread(shutdown)
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """One application for `run_many` (Ray's fields and defaults)."""
+
+    target: Application
+    name: str = "default"
+    route_prefix: str | None = "/"
+    logging_config: Any = None
+    external_scaler_enabled: bool = False
+
+
+def run_many(
+    targets: Sequence[RunTarget],
+    blocking: bool = False,
+    wait_for_ingress_deployment_creation: bool = True,
+    wait_for_applications_running: bool = True,
+    _local_testing_mode: bool = False,
+    controller_options: ControllerOptions | Mapping[str, Any] | None = None,
+) -> list[DeploymentHandle[Any]]:
+    """Deploy each target, in order; their ingress handles. The reference deploys each
+    app to RUNNING (or raises) whatever the two `wait_for_*` flags say."""
+    _check_controller_options(controller_options)
+    handles = [
+        run(t.target, name=t.name, route_prefix=t.route_prefix, logging_config=t.logging_config) for t in targets
+    ]
+    if blocking:
+        _block_until_interrupted()
+    return handles
+
+
+def _check_controller_options(options: ControllerOptions | Mapping[str, Any] | None) -> None:
+    if options is not None and not isinstance(options, ControllerOptions):
+        if not isinstance(options, Mapping):
+            raise TypeError(f"controller_options must be a dict or ControllerOptions, got {type(options).__name__}")
+        ControllerOptions(**options)
+
+
+def _check_grpc_options(options: Any) -> None:
+    if options is not None and not isinstance(options, gRPCOptions):
+        if not isinstance(options, Mapping):
+            raise TypeError(f"grpc_options must be a dict or gRPCOptions, got {type(options).__name__}")
+        gRPCOptions(**options)
+
+
 # NOTE: as Ray does (`atexit.register(shutdown, True)` in ray/_private/worker.py), a
 # script's instance goes down as the script exits, so cancelled handlers still run their
 # `except` blocks (the guide's second stream.py prints "Cancelled! Exiting." at the end).
 atexit.register(shutdown)
 
 
-def get_app_handle(name: str) -> DeploymentHandle:
+def get_app_handle(name: str) -> DeploymentHandle[Any]:
     return _require().handle(name)
 
 
-def get_deployment_handle(deployment_name: str, app_name: str | None = None) -> DeploymentHandle:
+def get_deployment_handle(deployment_name: str, app_name: str | None = None) -> DeploymentHandle[Any]:
     instance = _require()
     if app_name is None:
         if len(instance.apps) != 1:
@@ -238,7 +303,7 @@ def build_application(import_path: str, args: Mapping[str, Any]) -> Application:
     raise TypeError(f"import_path {import_path!r} names {target!r}, not an Application or builder")
 
 
-def run_config(config: ServeConfig | str | Mapping[str, Any]) -> dict[str, DeploymentHandle]:
+def run_config(config: ServeConfig | str | Mapping[str, Any]) -> dict[str, DeploymentHandle[Any]]:
     """Start with the config's http_options and deploy each of its applications."""
     if not isinstance(config, ServeConfig):
         config = load_config(config)

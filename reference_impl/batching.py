@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from .exceptions import RayServeException
+from .unavailable import ray_names_getattr
 
 __all__ = ["batch"]
 
@@ -271,3 +272,7 @@ def _bound_instance(args: tuple[Any, ...], func: Callable[..., Any]) -> Any:
         return None
     method = getattr(args[0], func.__name__, None)
     return args[0] if getattr(method, "__wrapped__", None) is func else None
+
+
+# Ray's names this module lacks: importing them works, using them says to run on Ray.
+__getattr__ = ray_names_getattr("ray.serve.batching")

@@ -13,9 +13,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .autoscaling import AggregationFunction, AutoscalingConfig, AutoscalingPolicy
+from .unavailable import ray_names_getattr
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE_TIMEOUT_S",
@@ -62,7 +63,8 @@ class ProxyLocation(str, Enum):
 
 
 class gRPCOptions(BaseModel):
-    """`serve.start(grpc_options=...)` as Ray's model; the reference serves no gRPC."""
+    """`serve.start(grpc_options=...)` as Ray's model. The reference serves no gRPC, so
+    servicer functions (which would make Ray serve it) are refused rather than dropped."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -70,6 +72,49 @@ class gRPCOptions(BaseModel):
     grpc_servicer_functions: list[str] = Field(default_factory=list)
     request_timeout_s: float | None = None
     enable_reflection: bool = True
+
+    @field_validator("grpc_servicer_functions")
+    @classmethod
+    def _no_servicers(cls, value: list[str]) -> list[str]:
+        if value:
+            raise ValueError(
+                "the reference implementation does not serve gRPC yet; test the gRPC ingress on Ray (--serve-impl=ray)"
+            )
+        return value
+
+
+class ControllerOptions(BaseModel):
+    """Options of Ray's Serve controller actor (`serve.run(controller_options=...)`): only
+    `runtime_env.env_vars`, as on Ray. The reference has no controller actor, so they are
+    accepted and change nothing."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    runtime_env: dict[str, Any] | None = None
+
+    @field_validator("runtime_env")
+    @classmethod
+    def _env_vars_only(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        extra = sorted(set(value or {}) - {"env_vars"})
+        if extra:
+            raise ValueError(f"only `env_vars` is supported in runtime_env, got {extra}")
+        return value
+
+
+class RequestRouterConfig(BaseModel):
+    """How Ray's handles pick a replica (`request_router_config=`). The reference's router
+    is its own (least busy replica first, FIFO wait), so the settings are checked as Ray
+    checks them and change nothing."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    request_router_class: str | Any = "ray.serve._private.request_router:PowerOfTwoChoicesRequestRouter"
+    request_router_kwargs: dict[str, Any] = Field(default_factory=dict)
+    request_routing_stats_period_s: float = Field(10.0, gt=0)
+    request_routing_stats_timeout_s: float = Field(30.0, gt=0)
+    initial_backoff_s: float = Field(0.025, gt=0)
+    backoff_multiplier: float = Field(2.0, gt=0)
+    max_backoff_s: float = Field(0.5, gt=0)
 
 
 class ConfigError(ValueError):
@@ -108,8 +153,33 @@ class HTTPOptions(BaseModel):
         "(first request) or the request's first byte (later ones); then the connection closes "
         "(None: no bound, as in Ray).",
     )
-    # Accepted for compatibility with Ray configs; a single process has one proxy.
+    # HTTPS, as Ray's proxy serves it when both files are given (uvicorn's own options).
+    ssl_keyfile: str | None = Field(None, description="Private key file; with ssl_certfile, the proxy serves HTTPS.")
+    ssl_certfile: str | None = Field(None, description="Certificate file; with ssl_keyfile, the proxy serves HTTPS.")
+    ssl_keyfile_password: str | None = Field(None, description="Password of ssl_keyfile.")
+    ssl_ca_certs: str | None = Field(None, description="CA certificates to check client certificates against.")
+    # Accepted for compatibility with Ray configs; a single process has one proxy, on no
+    # cluster node: where it runs, its CPUs and its public URL change nothing here.
     location: Location | None = None
+    num_cpus: int = Field(0, ge=0, description="CPUs Ray reserves for each proxy (no effect in one process).")
+    root_url: str = Field("", description="The URL Ray reports for the proxy (no effect in one process).")
+    middlewares: list[Any] = Field(default_factory=list, description="Not served by the reference: must be empty.")
+
+    @field_validator("middlewares")
+    @classmethod
+    def _no_middlewares(cls, value: list[Any]) -> list[Any]:
+        if value:
+            raise ValueError(
+                "the reference implementation does not run proxy middlewares; wrap the app "
+                "(`serve.ingress`) in the middleware instead, or run on Ray (--serve-impl=ray)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _ssl_pair(self) -> HTTPOptions:
+        if (self.ssl_keyfile is None) != (self.ssl_certfile is None):
+            raise ValueError("ssl_keyfile and ssl_certfile must be given together, for the proxy to serve HTTPS")
+        return self
 
     @field_validator("host")
     @classmethod
@@ -301,3 +371,7 @@ def effective_keep_alive(options: HTTPOptions, environ: Mapping[str, str] | None
     """KA-1..KA-4 in one place: the env var beats `keep_alive_timeout_s`, which beats 5 s."""
     from_env = keep_alive_from_env(os.environ if environ is None else environ)
     return options.keep_alive_timeout_s if from_env is None else from_env
+
+
+# Ray's names this module lacks: importing them works, using them says to run on Ray.
+__getattr__ = ray_names_getattr("ray.serve.config")

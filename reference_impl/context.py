@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import RayServeException
+from .unavailable import ray_names_getattr
 
 if TYPE_CHECKING:
     from .schema import ReplicaRank
@@ -174,3 +175,7 @@ def get_multiplexed_model_id() -> str:
     """The multiplexed model ID of the running request ("" when none was given)."""
     context = current_request.get()
     return context.multiplexed_model_id if context is not None else ""
+
+
+# Ray's names this module lacks: importing them works, using them says to run on Ray.
+__getattr__ = ray_names_getattr("ray.serve.context")

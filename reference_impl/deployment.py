@@ -9,10 +9,12 @@ from typing import Any, overload
 
 from .autoscaling import AutoscalingConfig, parse_autoscaling_config, replicas_at_start
 from .schema import deployment_logging_config
+from .unavailable import ray_names_getattr
 
 __all__ = ["Application", "Deployment", "DeploymentOptions", "deployment"]
 
-# Options Ray accepts that have no effect in a single process; accepted so Ray code runs.
+# Options Ray accepts that have no effect in a single process (they place, route or
+# scale replicas across a cluster); checked as Ray checks them, so Ray code runs.
 _ACCEPTED_RAY_OPTIONS = frozenset(
     {
         "ray_actor_options",
@@ -20,7 +22,12 @@ _ACCEPTED_RAY_OPTIONS = frozenset(
         "logging_config",
         "placement_group_bundles",
         "placement_group_strategy",
+        "placement_group_bundle_label_selector",
         "max_replicas_per_node",
+        "request_router_config",
+        "gang_scheduling_config",
+        "max_surge_percent",
+        "deployment_actors",
     }
 )
 # Options in `serve.deployment`'s signature that Ray 2.60 refuses when given.
@@ -58,12 +65,19 @@ class DeploymentOptions:
     backpressure_config: Any = None
     # Validated as Ray does; here it only sets how many replicas start (`num_replicas`).
     autoscaling_config: AutoscalingConfig | None = None
+    # How many times in a row a replica's start may fail before the deploy fails (Ray's
+    # default; at most 3 per replica, as Ray counts them).
+    max_constructor_retry_count: int = 20
+    # The share of replicas a failed rolling update stops before it gives up (Ray's default).
+    rolling_update_percentage: float = 0.2
     ignored: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_options(kwargs: dict[str, Any], in_options: bool = False) -> dict[str, Any]:
     known = {
         "name",
+        "max_constructor_retry_count",
+        "rolling_update_percentage",
         "num_replicas",
         "max_ongoing_requests",
         "max_queued_requests",
@@ -86,6 +100,7 @@ def _check_options(kwargs: dict[str, Any], in_options: bool = False) -> dict[str
     _autoscaling_start(kwargs)
     _check_ray_actor_options(kwargs)
     _check_max_replicas_per_node(kwargs)
+    _check_cluster_options(kwargs, in_options)
     if "backpressure_config" in kwargs:
         from .config import parse_backpressure_config
 
@@ -169,6 +184,47 @@ def _check_max_replicas_per_node(kwargs: dict[str, Any]) -> None:
         raise ValueError(
             f"Invalid max_replicas_per_node {value}. Valid values are None or an integer in the range of [1, 100]."
         )
+
+
+def _check_cluster_options(kwargs: dict[str, Any], in_options: bool) -> None:
+    """Ray 2.60's checks of the options added for clusters and rollouts, with its limits."""
+    if in_options and "rolling_update_percentage" in kwargs:
+        raise TypeError("Deployment.options() got an unexpected keyword argument 'rolling_update_percentage'")
+    for key, low, high, integer in (
+        ("max_constructor_retry_count", 1, None, True),
+        ("max_surge_percent", 0, 100, True),
+        ("rolling_update_percentage", None, 1, False),
+    ):
+        if key not in kwargs:
+            continue
+        value = kwargs[key]
+        if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
+            raise ValueError(f"Invalid {key} {value!r}: must be {'an integer' if integer else 'a number'}.")
+        if (low is not None and value < low) or (high is not None and value > high) or (low is None and value <= 0):
+            bounds = f">= {low}" if low is not None else "> 0"
+            raise ValueError(f"Invalid {key} {value!r}: must be {bounds}" + (f" and <= {high}." if high else "."))
+    if "request_router_config" in kwargs:
+        from .config import RequestRouterConfig
+
+        value = kwargs["request_router_config"]
+        if not isinstance(value, RequestRouterConfig):
+            kwargs["request_router_config"] = RequestRouterConfig(**(value or {}))
+    gang = kwargs.get("gang_scheduling_config")
+    if gang is not None:
+        size = gang.get("gang_size") if isinstance(gang, dict) else getattr(gang, "gang_size", None)
+        if not isinstance(size, int) or size < 1:
+            raise ValueError("gang_scheduling_config.gang_size: Field required (an integer >= 1)")
+        replicas = kwargs.get("num_replicas", 1)
+        if isinstance(replicas, int) and replicas % size:
+            raise ValueError(f"num_replicas ({replicas}) must be a multiple of gang_size ({size}).")
+    if kwargs.get("placement_group_bundle_label_selector") and not kwargs.get("placement_group_bundles"):
+        raise ValueError(
+            "If `placement_group_bundle_label_selector` is provided, `placement_group_bundles` must also be provided."
+        )
+    if kwargs.get("deployment_actors"):
+        from .unavailable import unavailable
+
+        unavailable("deployment_actors (actors of Ray Core, deployment-scoped)")
 
 
 def _split(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -302,3 +358,7 @@ def deployment(_target: Callable[..., Any] | None = None, **options: Any) -> Any
         return Deployment(target, DeploymentOptions(**kwargs))
 
     return wrap(_target) if _target is not None else wrap
+
+
+# Ray's names this module lacks: importing them works, using them says to run on Ray.
+__getattr__ = ray_names_getattr("ray.serve.deployment")

@@ -2,7 +2,7 @@
 
     RayServeException (alias ServeError)
     ├── BackPressureError       `max_queued_requests` requests wait already
-    ├── RequestCancelledError   a DeploymentResponse was cancelled
+    ├── RequestCancelledError   a DeploymentResponse was cancelled (a ray.exceptions.TaskCancelledError too)
     ├── DeploymentStartError    a replica constructor (or lifespan startup) raised
     ├── DeploymentUnavailableError  the deployment failed to deploy and has no replica
     ├── ServeNotRunningError    an API call needs a running instance
@@ -15,6 +15,9 @@ catches them runs unchanged.
 from __future__ import annotations
 
 import math
+
+from .ray_exceptions import TaskCancelledError
+from .unavailable import ray_names_getattr
 
 __all__ = [
     "AddressUnavailableError",
@@ -63,11 +66,11 @@ def retry_after(seconds: float) -> str:
     return str(max(0, math.ceil(seconds)))
 
 
-class RequestCancelledError(RayServeException):
+class RequestCancelledError(RayServeException, TaskCancelledError):
     """The request behind a `DeploymentResponse` was cancelled (Ray's name and message)."""
 
     def __init__(self, request_id: str | None = None) -> None:
-        super().__init__(request_id)
+        Exception.__init__(self, *([request_id] if request_id else []))
         self.request_id = request_id
 
     def __str__(self) -> str:
@@ -105,3 +108,7 @@ class ServeNotRunningError(RayServeException):
 
 class AddressUnavailableError(RayServeException):
     """The proxy cannot listen on the configured address (port taken, bad host)."""
+
+
+# Ray's names this module lacks: importing them works, using them says to run on Ray.
+__getattr__ = ray_names_getattr("ray.serve.exceptions")

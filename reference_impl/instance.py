@@ -32,11 +32,9 @@ __all__ = ["RunningApp", "RunningDeployment", "ServeInstance"]
 logger = logging.getLogger("reference_impl")
 
 REPLICA_START_TIMEOUT_S = 60.0
-# Ray gives up on a deployment whose replica failed to start this many times in a row.
+# Ray gives up on a deployment whose replica failed to start this many times in a row
+# (or `max_constructor_retry_count` times, if fewer).
 START_ATTEMPTS = 3
-# Ray's default `rolling_update_percentage`: the share of a deployment's replicas that
-# a redeploy stops before their successors run.
-ROLLOUT_SHARE = 0.2
 DRAIN_POLL_S = 0.01
 
 
@@ -146,7 +144,7 @@ class ServeInstance:
 
     # -- deploying -------------------------------------------------------------------
 
-    def deploy(self, app: Application, name: str, route_prefix: str | None) -> DeploymentHandle:
+    def deploy(self, app: Application, name: str, route_prefix: str | None) -> DeploymentHandle[Any]:
         _check_one_ingress(app, name)
         with self._lock:
             owner = self._prefix_owner(route_prefix)
@@ -194,10 +192,14 @@ class ServeInstance:
                 if dep is None:
                     old.deployments[dep_name] = new.deployments[dep_name]
                     continue
-                stopped = max(int(ROLLOUT_SHARE * len(dep.replicas)), 1)
+                # Ray's rollout stops `rolling_update_percentage` of the replicas first.
+                share = new.deployments[dep_name].deployment.options_.rolling_update_percentage
+                stopped = max(int(share * len(dep.replicas)), 1)
                 retire_replicas(dep, dep.replicas[:stopped])
                 failure = new.deployments[dep_name]
-                dep.fail(old.name, _ROLLOUT_FAILURE + failure.message.partition("Error:\n")[2], failure.cause)
+                attempts = _attempts(failure.deployment)
+                detail = failure.message.partition("Error:\n")[2]
+                dep.fail(old.name, _ROLLOUT_FAILURE.format(attempts=attempts) + detail, failure.cause)
         kept.status, kept.message = ApplicationStatus.DEPLOY_FAILED, summary
         self.apps[kept.name] = kept
         if kept.route_prefix is not None and old is None:
@@ -224,7 +226,7 @@ class ServeInstance:
             )
         retire_replicas(dep, [replica])
         try:
-            successor = _start_replica(replica.successor)
+            successor = _start_replica(replica.successor, _attempts(replica.deployment))
         except DeploymentStartError:
             logger.exception("Replica %s could not be replaced; its deployment stays UNHEALTHY", replica.id)
             return
@@ -254,7 +256,9 @@ class ServeInstance:
                 return app.name
         return None
 
-    def _start_graph(self, node: Application, app: RunningApp, seen: dict[int, DeploymentHandle]) -> DeploymentHandle:
+    def _start_graph(
+        self, node: Application, app: RunningApp, seen: dict[int, DeploymentHandle[Any]]
+    ) -> DeploymentHandle[Any]:
         """Start `node`'s dependencies first, then its replicas; return its handle."""
         if id(node) in seen:
             return seen[id(node)]
@@ -280,10 +284,11 @@ class ServeInstance:
         for index in range(opts.num_replicas):
             make = functools.partial(Replica, dep, app.name, index, args, kwargs, world_size=opts.num_replicas)
             try:
-                replica = _start_replica(make)
+                replica = _start_replica(make, _attempts(dep))
             except DeploymentStartError as err:
                 retire_replicas(deployed, list(deployed.replicas))
-                deployed.fail(app.name, _STARTUP_FAILURE + _traceback(err), str(err))
+                failure = _STARTUP_FAILURE.format(attempts=_attempts(dep))
+                deployed.fail(app.name, failure + _traceback(err), str(err))
                 break
             deployed.replicas.append(replica)
             router.add(replica)
@@ -292,15 +297,15 @@ class ServeInstance:
         seen[id(node)] = handle
         return handle
 
-    def _resolve(self, value: Any, app: RunningApp, seen: dict[int, DeploymentHandle]) -> Any:
+    def _resolve(self, value: Any, app: RunningApp, seen: dict[int, DeploymentHandle[Any]]) -> Any:
         return _replace_applications(value, lambda node: self._start_graph(node, app, seen))
 
     # -- handles -----------------------------------------------------------------------
 
-    def handle_for(self, app_name: str, deployment: str, router: Router[Replica]) -> DeploymentHandle:
+    def handle_for(self, app_name: str, deployment: str, router: Router[Replica]) -> DeploymentHandle[Any]:
         return DeploymentHandle(deployment, app_name, router, self.driver_loop)
 
-    def handle(self, app_name: str, deployment: str | None = None) -> DeploymentHandle:
+    def handle(self, app_name: str, deployment: str | None = None) -> DeploymentHandle[Any]:
         app = self.apps.get(app_name)
         if app is None:
             raise ServeError(f"Application '{app_name}' does not exist.")
@@ -358,14 +363,19 @@ def _replace_applications(value: Any, replace: Callable[[Application], Any]) -> 
     return value
 
 
-def _start_replica(make: Callable[[], Replica]) -> Replica:
-    """A started replica; as Ray, a failing start is tried `START_ATTEMPTS` times."""
-    for attempt in range(1, START_ATTEMPTS + 1):
+def _attempts(deployment: Deployment) -> int:
+    """How many starts of a replica may fail in a row before its deploy fails."""
+    return min(START_ATTEMPTS, deployment.options_.max_constructor_retry_count)
+
+
+def _start_replica(make: Callable[[], Replica], attempts: int) -> Replica:
+    """A started replica; as Ray, a failing start is tried `attempts` times."""
+    for attempt in range(1, attempts + 1):
         replica = make()
         try:
             replica.start(REPLICA_START_TIMEOUT_S)
         except DeploymentStartError:
-            if attempt == START_ATTEMPTS:
+            if attempt == attempts:
                 raise
             continue
         return replica
@@ -378,11 +388,11 @@ _UNHEALTHY = (
 )
 # Ray 2.60's messages of a deployment that failed to deploy (`DeploymentStatus`).
 _STARTUP_FAILURE = (
-    f"The deployment failed to start {START_ATTEMPTS} times in a row. This may be due to a problem "
+    "The deployment failed to start {attempts} times in a row. This may be due to a problem "
     "with its constructor or initial health check failing. See controller logs for details. Error:\n"
 )
 _ROLLOUT_FAILURE = (
-    f"The deployment failed to start {START_ATTEMPTS} times in a row during a rolling update. This may be "
+    "The deployment failed to start {attempts} times in a row during a rolling update. This may be "
     "due to a problem with its constructor, initial health check or health checks failing. The update "
     "is stopped and replicas of the previous version keep running until a new deploy. See controller "
     "logs for details. Error:\n"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import context
+from .unavailable import ray_names_getattr
 
 __all__ = ["Counter", "Gauge", "Histogram", "Sample", "clear", "samples"]
 
@@ -301,3 +302,7 @@ class Histogram(_Metric):
     @property
     def info(self) -> dict[str, Any]:
         return {**super().info, "boundaries": self.boundaries}
+
+
+# Ray's names this module lacks: importing them works, using them says to run on Ray.
+__getattr__ = ray_names_getattr("ray.serve.metrics")

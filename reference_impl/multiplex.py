@@ -19,6 +19,7 @@ from typing import Any
 
 from .context import current_replica
 from .finalizers import finalize
+from .unavailable import ray_names_getattr
 
 __all__ = ["MULTIPLEXED_MODEL_ID_HEADER", "model_id_of", "multiplexed"]
 
@@ -117,3 +118,7 @@ def _bound_instance(args: tuple[Any, ...], load: Callable[..., Any]) -> Any:
     """`self` when the wrapper was called as a method of an instance, else None."""
     method = getattr(args[0], load.__name__, None)
     return args[0] if getattr(method, "__wrapped__", None) is load else None
+
+
+# Ray's names this module lacks: importing them works, using them says to run on Ray.
+__getattr__ = ray_names_getattr("ray.serve.multiplex")

@@ -37,16 +37,22 @@ __all__ = [
 # Ray's module name → the reference module that stands in for it.
 SERVE_MODULES: dict[str, str] = {
     "ray.serve": "reference_impl.serve",
+    "ray.serve.api": "reference_impl.serve",  # the names Ray's `api` defines are all in `serve`
+    "ray.serve.batching": "reference_impl.batching",
+    "ray.serve.deployment": "reference_impl.deployment",
+    "ray.serve.multiplex": "reference_impl.multiplex",
     "ray.serve.handle": "reference_impl.handle",
     "ray.serve.exceptions": "reference_impl.exceptions",
     "ray.serve.config": "reference_impl.config",
     "ray.serve.schema": "reference_impl.schema",
     "ray.serve.metrics": "reference_impl.metrics",
     "ray.serve.context": "reference_impl.context",
+    "ray.exceptions": "reference_impl.ray_exceptions",
 }
 
 _lock = threading.Lock()
 _installed: list[str] = []  # the sys.modules keys we set, in order
+_made_packages: list[types.ModuleType] = []  # modules given a __path__ while installed
 
 
 class RayAlreadyImportedError(RuntimeError):
@@ -78,7 +84,7 @@ def _stub_module() -> types.ModuleType:
     module = types.ModuleType("ray", ray_stub.__doc__)
     module.__path__ = []  # a package, so `import ray.serve.handle` resolves through sys.modules
     module.__spec__ = importlib.machinery.ModuleSpec("ray", None, is_package=True)
-    for name in ("init", "shutdown", "is_initialized"):
+    for name in ("init", "shutdown", "is_initialized", "__version__"):
         setattr(module, name, getattr(ray_stub, name))
 
     def __getattr__(name: str) -> object:
@@ -126,8 +132,13 @@ def install() -> None:
             modules[ray_name] = importlib.import_module(ours)
         for ray_name, module in modules.items():
             parent, _, child = ray_name.rpartition(".")
-            if parent:
+            if parent and not hasattr(modules[parent], child):  # `serve.deployment` stays the decorator
                 setattr(modules[parent], child, module)
+            if parent and not hasattr(modules[parent], "__path__"):
+                # A package, so that `import ray.serve.<module we lack>` reaches _FINDER's
+                # error instead of "'ray.serve' is not a package".
+                modules[parent].__path__ = []
+                _made_packages.append(modules[parent])
         sys.modules.update(modules)
         sys.meta_path.insert(0, _FINDER)
         _installed[:] = list(modules)
@@ -141,6 +152,9 @@ def uninstall() -> None:
         for name in _installed:
             sys.modules.pop(name, None)
         _installed.clear()
+        for module in _made_packages:
+            del module.__path__
+        _made_packages.clear()
         if _FINDER in sys.meta_path:
             sys.meta_path.remove(_FINDER)
         ray_stub._reset()

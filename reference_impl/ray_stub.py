@@ -9,32 +9,18 @@ on real Ray.
 from __future__ import annotations
 
 import threading
-from typing import Any, NoReturn
+from typing import Any
 
-__all__ = ["RayAPIUnavailableError", "init", "is_initialized", "shutdown", "unavailable"]
+from .unavailable import HINT, RayAPIUnavailableError, unavailable
 
-HINT = (
-    "run it on real Ray instead: `pytest --serve-impl=ray`, or plain `python` without "
-    "`reference-serve exec`; to keep real `ray` importable next to the reference, pass "
-    "`--no-serve-ray-alias` to pytest or `--no-ray-alias` to reference-serve"
-)
+__all__ = ["HINT", "RayAPIUnavailableError", "__version__", "init", "is_initialized", "shutdown", "unavailable"]
+
+#: The Ray release whose Serve API the reference follows; apps that check `ray.__version__`
+#: see it.
+__version__ = "2.60.0"
 
 _lock = threading.Lock()
 _initialized = False
-
-
-class RayAPIUnavailableError(AttributeError):
-    """A Ray API outside Serve was used while `ray` is the reference's stand-in.
-
-    An AttributeError, so `hasattr(ray, "remote")` is False rather than an error.
-    """
-
-
-def unavailable(name: str) -> NoReturn:
-    raise RayAPIUnavailableError(
-        f"`{name}` is not available: `ray` is pytest-serve's stand-in here, which runs only "
-        f"the Ray Serve API, on the reference implementation; {HINT}."
-    )
 
 
 def init(address: str | None = None, **kwargs: Any) -> None:

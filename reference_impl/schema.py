@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from .config import ProxyLocation, gRPCOptions
+from .unavailable import ray_names_getattr
 
 __all__ = [
     "ApplicationStatus",
@@ -541,3 +542,7 @@ class ReplicaRank(BaseModel):
     rank: int
     node_rank: int
     local_rank: int
+
+
+# Ray's names this module lacks: importing them works, using them says to run on Ray.
+__getattr__ = ray_names_getattr("ray.serve.schema")

@@ -57,6 +57,10 @@ class HTTPServer:
             log_config=None,
             log_level="warning",
             timeout_graceful_shutdown=2,
+            ssl_keyfile=options.ssl_keyfile,
+            ssl_certfile=options.ssl_certfile,
+            ssl_keyfile_password=options.ssl_keyfile_password,
+            ssl_ca_certs=options.ssl_ca_certs,
         )
         self._server = uvicorn.Server(self._config)
         self._ticker: asyncio.Task[None] | None = None
@@ -64,7 +68,8 @@ class HTTPServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self._config.ssl_certfile else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> None:
         self._loop.run(self._start(), timeout=10)

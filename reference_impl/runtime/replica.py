@@ -14,6 +14,8 @@ import concurrent.futures
 import functools
 import inspect
 import logging
+import os
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
@@ -33,6 +35,8 @@ from ..exceptions import (
 )
 from ..finalizers import finalize
 from ..ingress import build_asgi_app, current_user_object, ingress_spec
+from ..ray_exceptions import RayTaskError, format_remote_traceback
+from ..serialization import copy_value
 from ..types import ASGIApp, Message, Receive, Scope, Send
 from .channel import Channel
 from .encoding import to_response
@@ -205,6 +209,7 @@ class Replica:
         )
         self._init = (init_args, init_kwargs)
         self._thread = LoopThread(f"serve-replica:{self.id}")
+        self._actor_id = uuid.uuid4().hex  # as Ray names the replica's actor in errors
         self.loop = self._thread.loop
         self.instance: Any = None
         self.asgi_app: ASGIApp | None = None
@@ -378,6 +383,21 @@ class Replica:
         kwargs: dict[str, Any],
         stream: Channel[Any] | None,
     ) -> Any:
+        """The method's result, copied as Ray's boundary copies it; what the method
+        raised reaches the caller as Ray's `RayTaskError(<its type>)`."""
+        try:
+            return await self._call_method(call, name, args, kwargs, stream)
+        except Exception as err:
+            raise self._task_error(err) from None
+
+    async def _call_method(
+        self,
+        call: ReplicaCall,
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        stream: Channel[Any] | None,
+    ) -> Any:
         current_request.set(call.context)
         current_replica.set(self.context)
         current_user_object.set(self.instance)
@@ -386,8 +406,8 @@ class Replica:
         else:
             fn = getattr(self.instance, name, None) if self.instance is not None else None
         if fn is None:
-            raise AttributeError(
-                f"Tried to call a method '{name}' that does not exist on deployment {self.deployment.name!r}."
+            raise RayServeException(
+                f"Tried to call a method '{name}' that does not exist. Available methods: {self._methods()}."
             )
         result = fn(*args, **kwargs)
         if stream is not None:
@@ -401,7 +421,34 @@ class Replica:
             )
         if inspect.isawaitable(result):
             result = await result
-        return result
+        return copy_value(result)
+
+    def _methods(self) -> list[str]:
+        """What Ray lists as a deployment's methods: its callable attributes not named `__x__`."""
+        target = self.instance if self.instance is not None else self._call_target
+        return [n for n in dir(target) if not n.startswith("__") and callable(getattr(target, n, None))]
+
+    def _task_error(self, err: Exception) -> RayTaskError:
+        """`err` as a handle caller on Ray gets it: a `RayTaskError` that is also an
+        instance of the original type, headed by the replica's process. An error from a
+        call further down is not wrapped twice: its cause stays the original error."""
+        cause = err.cause if isinstance(err, RayTaskError) else err
+        try:
+            cause = copy_value(cause)  # it crosses the boundary as the result would
+        except Exception:
+            pass
+        app, deployment = self.app_name, self.deployment.name
+        error = RayTaskError(
+            f"ServeReplica:{app}:{deployment}.handle_request_with_rejection",
+            format_remote_traceback(err),
+            cause,
+            proctitle=f"ray::ServeReplica:{app}:{deployment}.handle_request_with_rejection()",
+            pid=os.getpid(),
+            ip="127.0.0.1",
+            actor_repr=f"<ray.serve._private.replica.ServeReplica:{app}:{deployment} object at {id(self):#x}>",
+            actor_id=self._actor_id,
+        )
+        return error.as_instanceof_cause()
 
     async def _serve_asgi(self, call: ReplicaCall, scope: Scope, ex: Exchange) -> None:
         current_request.set(call.context)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Final
 
+from ..serialization import copy_value
 from .channel import Channel
 
 __all__ = ["END", "stream_items"]
@@ -25,18 +26,18 @@ END: Final = _End()
 
 
 async def stream_items(result: Any, channel: Channel[Any], method_name: str) -> None:
-    """Put every item `result` (a sync or async generator) yields, then `END`."""
+    """Put a copy of every item `result` (a sync or async generator) yields, then `END`."""
     try:
         if inspect.isasyncgen(result):
             try:
                 async for item in result:
-                    channel.put(item)
+                    channel.put(copy_value(item))
             finally:
                 await result.aclose()
         elif inspect.isgenerator(result):
             try:
                 for item in result:
-                    channel.put(item)
+                    channel.put(copy_value(item))
             finally:
                 result.close()
         else:

@@ -44,3 +44,56 @@ def test_page_is_up_to_date() -> None:
     """The page is what the script makes of the Ray snapshot and the reference today."""
     done = subprocess.run([sys.executable, str(SCRIPT), "check"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"{done.stderr.strip()} (regenerate with python scripts/ray_api_coverage.py render)"
+
+
+def test_every_ray_name_works_or_refuses_clearly() -> None:
+    """Under the alias, each public name of Ray's Serve modules (the snapshot) imports: either
+    the reference's own object or a stand-in whose use raises an error naming it and saying
+    to run on Ray; each Ray module the reference does not stand in for fails to import with
+    an error naming it. No name is missing with Python's own error."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CHECK_SURFACE, str(ROOT / "scripts" / "ray-serve-api.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("checked"), done.stdout + done.stderr
+
+
+_CHECK_SURFACE = """
+import importlib, json, sys
+from reference_impl import ray_alias
+from reference_impl.unavailable import RayAPIUnavailableError, Unavailable
+ray_alias.install()
+snapshot = json.load(open(sys.argv[1]))["modules"]
+problems, names = [], 0
+for module, listed in snapshot.items():
+    if module not in ray_alias.SERVE_MODULES:
+        try:
+            importlib.import_module(module)
+            problems.append(f"{module}: imports, but the reference does not stand in for it")
+        except ModuleNotFoundError as err:
+            named = any(part in str(err) for part in (module, module.rpartition(".")[0]))  # or its parent
+            if not named or "--serve-impl=ray" not in str(err):
+                problems.append(f"{module}: refused without saying so: {err}")
+        continue
+    stand_in = importlib.import_module(module)
+    for name in listed:
+        names += 1
+        try:
+            value = getattr(stand_in, name)
+        except AttributeError as err:
+            problems.append(f"{module}.{name}: {err}")
+            continue
+        if isinstance(value, Unavailable):
+            try:
+                value()
+                problems.append(f"{module}.{name}: its stand-in did not refuse")
+            except RayAPIUnavailableError as err:
+                if f".{name}`" not in str(err) or "--serve-impl=ray" not in str(err):
+                    problems.append(f"{module}.{name}: refused without naming it: {err}")
+if problems:
+    print("\\n".join(problems))
+    sys.exit(1)
+print(f"checked {names} names")
+"""

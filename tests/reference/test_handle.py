@@ -14,11 +14,31 @@ import pytest
 from starlette.requests import Request
 
 from reference_impl import serve
-from reference_impl.exceptions import RequestCancelledError, ServeError
+from reference_impl.exceptions import RayServeException, RequestCancelledError, ServeError
 from reference_impl.handle import DeploymentHandle, DeploymentResponse
 from reference_impl.instance import ServeInstance
 
 RESULT_TIMEOUT_S = 5.0
+
+
+class Gate:
+    """Events and a log a test shares with a replica. Handle arguments arrive as copies
+    (as on Ray); a gate pickles to itself, so both sides hold the same one."""
+
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+        self.log: list[str] = []
+        _GATES[id(self)] = self
+
+    def __reduce__(self) -> Any:
+        return _gate, (id(self),)
+
+
+_GATES: dict[int, Gate] = {}
+
+
+def _gate(key: int) -> Gate:
+    return _GATES[key]
 
 
 @serve.deployment
@@ -32,12 +52,12 @@ class Down:
     def echo(self, x: Any) -> Any:
         return x
 
-    async def block(self, started: threading.Event, release: threading.Event, log: list[str]) -> str:
-        started.set()
+    async def block(self, gate: Gate) -> str:
+        gate.started.set()
         try:
-            await asyncio.to_thread(release.wait, RESULT_TIMEOUT_S)
+            await asyncio.to_thread(gate.release.wait, RESULT_TIMEOUT_S)
         except asyncio.CancelledError:
-            log.append("cancelled")
+            gate.log.append("cancelled")
             raise
         return "released"
 
@@ -81,18 +101,20 @@ def test_method_by_attribute_and_by_options(down: DeploymentHandle) -> None:
     assert down.options(method_name="double").remote(5).result(timeout_s=RESULT_TIMEOUT_S) == 10
 
 
-def test_unknown_method_raises_attribute_error(down: DeploymentHandle) -> None:
-    """Calling a method the deployment lacks fails with an error naming it."""
-    with pytest.raises(AttributeError, match="method 'nope' that does not exist"):
+def test_unknown_method_raises_serve_exception(down: DeploymentHandle) -> None:
+    """Calling a method the deployment lacks fails with Ray's error naming it and the
+    methods there are."""
+    with pytest.raises(RayServeException, match=r"method 'nope' that does not exist\. Available methods: \['block', "):
         down.nope.remote().result(timeout_s=RESULT_TIMEOUT_S)
 
 
 def test_result_timeout(down: DeploymentHandle) -> None:
     """result(timeout_s) raises TimeoutError when the call takes longer; it still finishes."""
-    started, release = threading.Event(), threading.Event()
-    response = down.block.remote(started, release, [])
+    gate = Gate()
+    started, release = gate.started, gate.release
+    response = down.block.remote(gate)
     assert started.wait(RESULT_TIMEOUT_S)
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match="Get timed out: some object"):  # Ray's GetTimeoutError
         response.result(timeout_s=0.05)
     release.set()
     assert response.result(timeout_s=RESULT_TIMEOUT_S) == "released"
@@ -139,8 +161,9 @@ def test_result_inside_a_running_loop_raises(down: DeploymentHandle) -> None:
 
 def test_cancel_raises_request_cancelled_error(down: DeploymentHandle) -> None:
     """cancel() cancels the running call: result() raises RequestCancelledError naming it."""
-    started, release, log = threading.Event(), threading.Event(), []
-    response = down.block.remote(started, release, log)
+    gate = Gate()
+    started, release, log = gate.started, gate.release, gate.log
+    response = down.block.remote(gate)
     assert started.wait(RESULT_TIMEOUT_S)
     response.cancel()
     with pytest.raises(RequestCancelledError) as info:
@@ -183,10 +206,11 @@ def test_call_from_a_running_loop_reaches_the_replica_before_the_caller_yields(d
     """As Ray's router, which assigns a call as `.remote()` returns: a caller that blocks
     its loop right after `.remote()` still has its call running on the replica. Without
     immediate dispatch the call would start only once the caller awaits."""
-    started, release, log = threading.Event(), threading.Event(), []
+    gate = Gate()
+    started, release = gate.started, gate.release
 
     async def call_then_block() -> tuple[bool, str]:
-        response = down.block.remote(started, release, log)
+        response = down.block.remote(gate)
         reached = started.wait(RESULT_TIMEOUT_S)  # blocks this loop: no task of it runs
         release.set()
         return reached, await response
@@ -199,10 +223,11 @@ def test_call_from_a_running_loop_reaches_the_replica_before_the_caller_yields(d
 def test_call_dispatched_at_once_is_cancelled_on_the_replica(down: DeploymentHandle) -> None:
     """A call that reached its replica before the caller yielded, then cancelled, has its
     replica-side request cancelled too (not left running until it ends by itself)."""
-    started, release, log = threading.Event(), threading.Event(), []
+    gate = Gate()
+    started, log = gate.started, gate.log
 
     async def call_and_cancel() -> None:
-        response = down.block.remote(started, release, log)
+        response = down.block.remote(gate)
         assert started.wait(RESULT_TIMEOUT_S), "the call never reached the replica"
         response.cancel()
         with pytest.raises(RequestCancelledError):
@@ -219,13 +244,14 @@ def test_call_cancelled_before_its_first_step_is_cancelled_on_the_replica(down: 
     """The caller is cancelled (its client left) in the same loop iteration that made the
     call: the call already reached the replica, so the replica's request is cancelled too,
     although the caller-side task never ran a step."""
-    started, release, log = threading.Event(), threading.Event(), []
+    gate = Gate()
+    started, release, log = gate.started, gate.release, gate.log
 
     async def caller() -> str:
         # Queued ahead of the call's first step, as a cancellation arriving from the
         # proxy while the handler is making the call.
         asyncio.get_running_loop().call_soon(asyncio.current_task().cancel)  # type: ignore[union-attr]
-        return await down.block.remote(started, release, log)
+        return await down.block.remote(gate)
 
     async def main() -> None:
         with pytest.raises(asyncio.CancelledError):

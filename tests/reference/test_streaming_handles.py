@@ -8,7 +8,7 @@ import pytest
 from direct_serve import StartServe
 
 from reference_impl import serve
-from reference_impl.exceptions import RequestCancelledError
+from reference_impl.exceptions import RayServeException, RequestCancelledError
 
 
 @serve.deployment
@@ -34,7 +34,7 @@ def test_a_call_that_never_reaches_a_replica_still_ends(start_serve: StartServe)
     """A missing method fails the stream at once instead of leaving the reader waiting."""
     start_serve()
     handle = serve.run(Gen.bind(), route_prefix=None)
-    with pytest.raises(AttributeError, match="no_such_method"):
+    with pytest.raises(RayServeException, match="no_such_method"):
         list(handle.options(stream=True).no_such_method.remote())
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from faulty import fault
 
-from reference_impl import handle
+from reference_impl import handle, serialization
 from reference_impl.runtime import replica, streaming
 
 
@@ -54,7 +54,7 @@ def _(mp: pytest.MonkeyPatch) -> None:
 @fault("nested-responses-accepted", "HDL-4")
 def _(mp: pytest.MonkeyPatch) -> None:
     """A DeploymentResponse nested in a list argument is passed along instead of refused."""
-    mp.setattr(handle, "_refuse_nested_responses", lambda args, kwargs: None)
+    mp.setattr(handle.DeploymentResponse, "__reduce__", lambda self: serialization.by_reference(self))
 
 
 class _NoGenerators:
@@ -71,3 +71,15 @@ class _NoGenerators:
 def _(mp: pytest.MonkeyPatch) -> None:
     """A generator method called without `stream=True` returns the generator object itself."""
     mp.setattr(replica, "inspect", _NoGenerators())
+
+
+@fault("handles-born-initialized", "HDL-6")
+def _(mp: pytest.MonkeyPatch) -> None:
+    """`is_initialized` is True for a handle nobody used yet."""
+    mp.setattr(handle.DeploymentHandle, "is_initialized", property(lambda self: True))
+
+
+@fault("timeouts-plain", "HDL-7")
+def _(mp: pytest.MonkeyPatch) -> None:
+    """`result(timeout_s=...)` raises a plain TimeoutError, not Ray's GetTimeoutError."""
+    mp.setattr(handle, "GetTimeoutError", TimeoutError)
