@@ -123,8 +123,10 @@ def serve_app(serve_instance: Adapter, serve_http_timeout: float) -> Iterator[Ca
         try:
             handle = serve_instance.deploy(app, name=name, route_prefix=route_prefix)
         except Exception as err:
-            # One line: Serve's message may run over several (the cause after the summary).
-            detail = " | ".join(line.strip() for line in str(err).splitlines() if line.strip())
+            # One line: Serve's message may run over several; Ray's names no cause, which
+            # the failed deployments' status messages hold.
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            detail = " | ".join(lines + _failed_deployment_causes(serve_instance, name))
             failure = (
                 f"deploying {app!r} as {name!r} at {route_prefix!r} on "
                 f"{serve_instance.name} failed: {type(err).__name__}: {detail}"
@@ -147,6 +149,16 @@ def serve_app(serve_instance: Adapter, serve_http_timeout: float) -> Iterator[Ca
             serve_instance.delete(app.name)
         except Exception:
             pass
+
+
+def _failed_deployment_causes(adapter: Adapter, app_name: str) -> list[str]:
+    """The last line of each failed deployment's status message (its error), if Serve says."""
+    try:
+        app = adapter.serve.status().applications[app_name]
+        messages = [d.message for d in app.deployments.values() if str(d.status).endswith("DEPLOY_FAILED")]
+    except Exception:  # no status to read: the error alone has to do
+        return []
+    return [m.strip().splitlines()[-1] for m in messages if m.strip()]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import importlib
 import logging
+import os
 import threading
 import time
 import uuid
@@ -16,12 +17,11 @@ from typing import Any
 from .config import (
     ControllerOptions,
     HTTPOptions,
-    ServeConfig,
     gRPCOptions,
-    load_config,
     parse_http_options,
     validate_route_prefix,
 )
+from .config_file import ServeConfig, apply_overrides, builder_args, load_config
 from .deployment import Application, Deployment
 from .exceptions import ServeNotRunningError
 from .handle import DeploymentHandle
@@ -296,7 +296,7 @@ def build_application(import_path: str, args: Mapping[str, Any]) -> Application:
     if isinstance(target, Deployment):
         raise TypeError(f"import_path {import_path!r} names a Deployment; bind it: `app = {target.name}.bind()`.")
     if callable(target):
-        built = target(dict(args))
+        built = target(builder_args(target, args))
         if isinstance(built, Application):
             return built
         raise TypeError(f"The builder {import_path!r} returned {built!r}, not an Application")
@@ -304,9 +304,20 @@ def build_application(import_path: str, args: Mapping[str, Any]) -> Application:
 
 
 def run_config(config: ServeConfig | str | Mapping[str, Any]) -> dict[str, DeploymentHandle[Any]]:
-    """Start with the config's http_options and deploy each of its applications."""
+    """Start with the config's http_options and deploy each of its applications, with
+    their `deployments:` overrides, `args`, `logging_config` and `runtime_env.env_vars`."""
     if not isinstance(config, ServeConfig):
         config = load_config(config)
-    apps = [(a, build_application(a.import_path, a.args)) for a in config.applications]
-    start(config.http_options)
-    return {a.name: run(app, name=a.name, route_prefix=a.route_prefix) for a, app in apps}
+    ignored = config.no_effect()
+    if ignored:
+        logger.warning("Serve config: accepted, with no effect in one process: %s", ", ".join(ignored))
+    apps = []
+    for entry in config.applications:
+        os.environ.update(entry.env_vars)  # before the app's module is imported, as on Ray
+        app = build_application(entry.import_path, entry.args)
+        apply_overrides(app, entry.deployments, entry.name)
+        apps.append((entry, app))
+    start(config.http_options, logging_config=config.logging_config)
+    return {
+        a.name: run(app, name=a.name, route_prefix=a.route_prefix, logging_config=a.logging_config) for a, app in apps
+    }

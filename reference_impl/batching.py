@@ -17,7 +17,7 @@ import inspect
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .exceptions import RayServeException
 from .unavailable import ray_names_getattr
@@ -274,5 +274,7 @@ def _bound_instance(args: tuple[Any, ...], func: Callable[..., Any]) -> Any:
     return args[0] if getattr(method, "__wrapped__", None) is func else None
 
 
-# Ray's names this module lacks: importing them works, using them says to run on Ray.
-__getattr__ = ray_names_getattr("ray.serve.batching")
+# Ray's names this module lacks: importing them works, using them says to run on Ray
+# (hidden from type checkers, which would otherwise accept any name from this module).
+if not TYPE_CHECKING:
+    __getattr__ = ray_names_getattr("ray.serve.batching")

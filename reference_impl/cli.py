@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import api, ray_alias
-from .config import ConfigError, ServeConfig, load_config, parse_http_options
+from .config import ConfigError, parse_http_options
+from .config_file import ServeConfig, load_config
 from .exceptions import ServeError
 from .script_runner import run_script
 

@@ -7,11 +7,9 @@ error that names the field, the bad value and what is allowed.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from enum import Enum
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -24,17 +22,17 @@ __all__ = [
     "DEFAULT_REQUEST_HEADER_TIMEOUT_S",
     "KEEP_ALIVE_ENV_VAR",
     "AggregationFunction",
-    "ApplicationConfig",
     "AutoscalingConfig",
     "AutoscalingPolicy",
     "BackpressureConfig",
     "ConfigError",
+    "ControllerOptions",
     "HTTPOptions",
     "ProxyLocation",
-    "ServeConfig",
+    "RequestRouterConfig",
+    "describe_error",
     "effective_keep_alive",
     "gRPCOptions",
-    "load_config",
     "parse_backpressure_config",
     "parse_http_options",
     "validate_route_prefix",
@@ -198,55 +196,6 @@ class HTTPOptions(BaseModel):
         return value
 
 
-class ApplicationConfig(BaseModel):
-    """One entry of a config file's `applications` list."""
-
-    model_config = ConfigDict(defer_build=True, extra="forbid")
-
-    name: str = "default"
-    route_prefix: str | None = "/"
-    import_path: str
-    args: dict[str, Any] = Field(default_factory=dict)
-    runtime_env: dict[str, Any] = Field(default_factory=dict)
-    deployments: list[dict[str, Any]] = Field(default_factory=list)
-
-    @field_validator("route_prefix")
-    @classmethod
-    def _check_prefix(cls, value: str | None) -> str | None:
-        return validate_route_prefix(value)
-
-    @field_validator("import_path")
-    @classmethod
-    def _check_import_path(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][\w.]*[:.][A-Za-z_]\w*", value):
-            raise ValueError("must look like 'package.module:app' or 'package.module.app'")
-        return value
-
-
-class ServeConfig(BaseModel):
-    """A Serve config file: the subset of Ray's schema this implementation honours."""
-
-    model_config = ConfigDict(defer_build=True, extra="forbid")
-
-    proxy_location: Location | None = None
-    http_options: HTTPOptions = Field(default_factory=HTTPOptions)
-    applications: list[ApplicationConfig] = Field(default_factory=list)
-    logging_config: dict[str, Any] | None = None
-
-    @field_validator("applications")
-    @classmethod
-    def _unique(cls, apps: list[ApplicationConfig]) -> list[ApplicationConfig]:
-        names = [a.name for a in apps]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"application names must be unique; repeated: {dupes}")
-        prefixes = [a.route_prefix for a in apps if a.route_prefix is not None]
-        dupes = sorted({p for p in prefixes if prefixes.count(p) > 1})
-        if dupes:
-            raise ValueError(f"route prefixes must be unique; repeated: {dupes}")
-        return apps
-
-
 def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The field names allowed where `loc` points (to explain an unknown field)."""
     for part in loc[:-1]:
@@ -261,7 +210,8 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return sorted(model.model_fields)
 
 
-def _describe(err: ValidationError, what: str, model: type[BaseModel]) -> str:
+def describe_error(err: ValidationError, what: str, model: type[BaseModel]) -> str:
+    """A validation error as lines naming each bad field, what it got and what is allowed."""
     lines = [f"Invalid {what}:"]
     for e in err.errors():
         field = ".".join(str(p) for p in e["loc"]) or "(root)"
@@ -290,7 +240,7 @@ def _parse(model: type[_Model], value: _Model | Mapping[str, Any] | None, what: 
     try:
         return model(**value)
     except ValidationError as err:
-        raise ConfigError(_describe(err, what, model)) from None
+        raise ConfigError(describe_error(err, what, model)) from None
 
 
 class BackpressureConfig(BaseModel):
@@ -306,30 +256,6 @@ class BackpressureConfig(BaseModel):
 def parse_backpressure_config(config: BackpressureConfig | Mapping[str, Any] | None) -> BackpressureConfig:
     """Validate a deployment's `backpressure_config` given as a dict or a `BackpressureConfig`."""
     return _parse(BackpressureConfig, config, "backpressure_config")
-
-
-def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeConfig:
-    """Read and validate a Serve config file (YAML or JSON path) or an equivalent dict."""
-    if isinstance(source, Mapping):
-        data: Any = dict(source)
-        what = "Serve config"
-    else:
-        import yaml  # only config files need it
-
-        path = Path(source)
-        what = f"Serve config file {str(path)!r}"
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise ConfigError(f"Cannot read {what}: {err.strerror}") from None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{what} is not valid YAML: {err}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{what} must be a mapping with 'http_options' and 'applications', got {type(data).__name__}")
-    try:
-        return ServeConfig(**data)
-    except ValidationError as err:
-        raise ConfigError(_describe(err, what, ServeConfig)) from None
 
 
 def validate_route_prefix(route_prefix: str | None) -> str | None:
@@ -373,5 +299,7 @@ def effective_keep_alive(options: HTTPOptions, environ: Mapping[str, str] | None
     return options.keep_alive_timeout_s if from_env is None else from_env
 
 
-# Ray's names this module lacks: importing them works, using them says to run on Ray.
-__getattr__ = ray_names_getattr("ray.serve.config")
+# Ray's names this module lacks: importing them works, using them says to run on Ray
+# (hidden from type checkers, which would otherwise accept any name from this module).
+if not TYPE_CHECKING:
+    __getattr__ = ray_names_getattr("ray.serve.config")

@@ -177,5 +177,7 @@ def get_multiplexed_model_id() -> str:
     return context.multiplexed_model_id if context is not None else ""
 
 
-# Ray's names this module lacks: importing them works, using them says to run on Ray.
-__getattr__ = ray_names_getattr("ray.serve.context")
+# Ray's names this module lacks: importing them works, using them says to run on Ray
+# (hidden from type checkers, which would otherwise accept any name from this module).
+if not TYPE_CHECKING:
+    __getattr__ = ray_names_getattr("ray.serve.context")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from .autoscaling import AutoscalingConfig, parse_autoscaling_config, replicas_at_start
 from .schema import deployment_logging_config
@@ -360,5 +360,7 @@ def deployment(_target: Callable[..., Any] | None = None, **options: Any) -> Any
     return wrap(_target) if _target is not None else wrap
 
 
-# Ray's names this module lacks: importing them works, using them says to run on Ray.
-__getattr__ = ray_names_getattr("ray.serve.deployment")
+# Ray's names this module lacks: importing them works, using them says to run on Ray
+# (hidden from type checkers, which would otherwise accept any name from this module).
+if not TYPE_CHECKING:
+    __getattr__ = ray_names_getattr("ray.serve.deployment")

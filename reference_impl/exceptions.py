@@ -15,6 +15,7 @@ catches them runs unchanged.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from .ray_exceptions import TaskCancelledError
 from .unavailable import ray_names_getattr
@@ -110,5 +111,7 @@ class AddressUnavailableError(RayServeException):
     """The proxy cannot listen on the configured address (port taken, bad host)."""
 
 
-# Ray's names this module lacks: importing them works, using them says to run on Ray.
-__getattr__ = ray_names_getattr("ray.serve.exceptions")
+# Ray's names this module lacks: importing them works, using them says to run on Ray
+# (hidden from type checkers, which would otherwise accept any name from this module).
+if not TYPE_CHECKING:
+    __getattr__ = ray_names_getattr("ray.serve.exceptions")

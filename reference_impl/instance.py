@@ -26,6 +26,7 @@ from .runtime.replica import Replica
 from .runtime.route_table import RouteTable
 from .runtime.router import Router
 from .schema import ApplicationStatus, DeploymentStatus, DeploymentStatusTrigger
+from .serialization import copy_value
 
 __all__ = ["RunningApp", "RunningDeployment", "ServeInstance"]
 
@@ -181,8 +182,11 @@ class ServeInstance:
         """
         failed = new.failed
         summary = f"Failed to update the deployments {failed}."
-        causes = "\n".join(new.deployments[n].cause for n in failed)
-        error = DeploymentStartError(f"Deploying application {new.name} failed: {summary}\n{causes}")
+        # One line, as Ray's `serve.run` raises it: the causes are in `serve.status()`
+        # (each deployment's message) and in the log, as on Ray.
+        error = DeploymentStartError(f"Deploying application {new.name} failed: {summary}")
+        for name in failed:
+            logger.error("Deploying %s of application %s failed: %s", name, new.name, new.deployments[name].cause)
         kept = new
         if old is not None:
             new.stop(drain=False)
@@ -265,6 +269,7 @@ class ServeInstance:
         args = tuple(self._resolve(a, app, seen) for a in node.args)
         kwargs = {k: self._resolve(v, app, seen) for k, v in node.kwargs.items()}
         dep = node.deployment
+        _check_init_args(dep, args, kwargs)
         if dep.name in app.deployments:
             # As Ray: a second deployment of the same name becomes Name_1, Name_2, ...
             base, index = dep.name, 1
@@ -361,6 +366,15 @@ def _replace_applications(value: Any, replace: Callable[[Application], Any]) -> 
     if isinstance(value, dict):
         return {k: _replace_applications(v, replace) for k, v in value.items()}
     return value
+
+
+def _check_init_args(dep: Deployment, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """As `serve.run` on Ray, which pickles a deployment's init arguments once: refuse
+    one that cannot be pickled, naming the deployment."""
+    try:
+        copy_value((args, kwargs))
+    except TypeError as err:
+        raise TypeError(f"Could not serialize the deployment {dep.name!r}'s init arguments: {err}") from err
 
 
 def _attempts(deployment: Deployment) -> int:

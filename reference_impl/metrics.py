@@ -18,7 +18,7 @@ import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import context
 from .unavailable import ray_names_getattr
@@ -304,5 +304,7 @@ class Histogram(_Metric):
         return {**super().info, "boundaries": self.boundaries}
 
 
-# Ray's names this module lacks: importing them works, using them says to run on Ray.
-__getattr__ = ray_names_getattr("ray.serve.metrics")
+# Ray's names this module lacks: importing them works, using them says to run on Ray
+# (hidden from type checkers, which would otherwise accept any name from this module).
+if not TYPE_CHECKING:
+    __getattr__ = ray_names_getattr("ray.serve.metrics")

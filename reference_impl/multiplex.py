@@ -15,7 +15,7 @@ import functools
 import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .context import current_replica
 from .finalizers import finalize
@@ -120,5 +120,7 @@ def _bound_instance(args: tuple[Any, ...], load: Callable[..., Any]) -> Any:
     return args[0] if getattr(method, "__wrapped__", None) is load else None
 
 
-# Ray's names this module lacks: importing them works, using them says to run on Ray.
-__getattr__ = ray_names_getattr("ray.serve.multiplex")
+# Ray's names this module lacks: importing them works, using them says to run on Ray
+# (hidden from type checkers, which would otherwise accept any name from this module).
+if not TYPE_CHECKING:
+    __getattr__ = ray_names_getattr("ray.serve.multiplex")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .unavailable import ray_names_getattr
 
@@ -244,5 +244,7 @@ class OutOfMemoryError(RayError):
     """A worker was killed for lack of memory."""
 
 
-# Ray's names this module lacks: importing them works, using them says to run on Ray.
-__getattr__ = ray_names_getattr("ray.exceptions")
+# Ray's names this module lacks: importing them works, using them says to run on Ray
+# (hidden from type checkers, which would otherwise accept any name from this module).
+if not TYPE_CHECKING:
+    __getattr__ = ray_names_getattr("ray.exceptions")

@@ -9,6 +9,7 @@ do not go through an adapter.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,8 +19,9 @@ import pytest
 from reference_impl import api, serve
 from reference_impl.config import KEEP_ALIVE_ENV_VAR, parse_http_options
 from reference_impl.instance import ServeInstance
+from reference_impl.serialization import by_reference
 
-__all__ = ["HTTP_TIMEOUT_S", "StartServe", "_serve_shut_down", "http", "instance", "start_serve"]
+__all__ = ["HTTP_TIMEOUT_S", "SharedEvent", "StartServe", "_serve_shut_down", "http", "instance", "start_serve"]
 
 DEFAULT_PORT = 8000
 HTTP_TIMEOUT_S = 10.0
@@ -77,3 +79,12 @@ def http(instance: ServeInstance) -> Iterator[httpx.Client]:
     """Function scope · `httpx.Client` on the instance's URL; 10 s timeout, no redirects."""
     with httpx.Client(base_url=instance.url, timeout=HTTP_TIMEOUT_S) as client:
         yield client
+
+
+class SharedEvent(threading.Event):
+    """A `threading.Event` a test shares with its replicas. Bind and handle arguments
+    arrive as copies, as on Ray, where a replica runs in another process; this one
+    arrives as itself, which only one process allows (tests of the reference only)."""
+
+    def __reduce__(self) -> Any:
+        return by_reference(self)

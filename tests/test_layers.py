@@ -22,6 +22,7 @@ REFERENCE_LAYERS = {
         "exceptions",
         "autoscaling",
         "config",
+        "config_file",
         "schema",
         "context",
         "finalizers",

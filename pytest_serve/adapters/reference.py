@@ -52,7 +52,7 @@ class ReferenceAdapter(Adapter):
 
     def deploy_config(self, config: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
         """Through the reference's own config-file path (`reference-serve run config.yaml`)."""
-        from reference_impl.config import load_config
+        from reference_impl.config_file import load_config
 
         parsed = load_config(config)
         self.stop()

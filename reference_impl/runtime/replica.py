@@ -232,7 +232,8 @@ class Replica:
     async def _start(self) -> None:
         current_replica.set(self.context)
         target = self.deployment.func_or_class
-        args, kwargs = self._init
+        # Its own copy, as each of Ray's replicas unpickles the deployment's arguments.
+        args, kwargs = copy_value(self._init)
         if not inspect.isclass(target):
             self._call_target = target
             self.context.servable_object = target

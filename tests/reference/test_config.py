@@ -12,10 +12,10 @@ from reference_impl.config import (
     ConfigError,
     HTTPOptions,
     effective_keep_alive,
-    load_config,
     parse_http_options,
     validate_route_prefix,
 )
+from reference_impl.config_file import load_config
 
 # -- http_options ------------------------------------------------------------------------
 
@@ -150,7 +150,7 @@ def test_load_config_requires_a_mapping(tmp_path: Path) -> None:
         ),
         (
             {"applications": [{"import_path": "not a path"}]},
-            "  applications.0.import_path: Value error, must look like 'package.module:app'",
+            "  applications.0.import_path: Value error, Got invalid import path",
         ),
         ({"applications": [{"name": "a"}]}, "  applications.0.import_path: Field required"),
     ],

@@ -17,6 +17,7 @@ from reference_impl import serve
 from reference_impl.exceptions import RayServeException, RequestCancelledError, ServeError
 from reference_impl.handle import DeploymentHandle, DeploymentResponse
 from reference_impl.instance import ServeInstance
+from reference_impl.serialization import by_reference
 
 RESULT_TIMEOUT_S = 5.0
 
@@ -28,17 +29,9 @@ class Gate:
     def __init__(self) -> None:
         self.started, self.release = threading.Event(), threading.Event()
         self.log: list[str] = []
-        _GATES[id(self)] = self
 
     def __reduce__(self) -> Any:
-        return _gate, (id(self),)
-
-
-_GATES: dict[int, Gate] = {}
-
-
-def _gate(key: int) -> Gate:
-    return _GATES[key]
+        return by_reference(self)
 
 
 @serve.deployment

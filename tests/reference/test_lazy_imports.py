@@ -82,7 +82,7 @@ def test_config_files_and_fastapi_ingress_import_what_they_need() -> None:
     script = """
     import json, sys, tempfile, pathlib
     from reference_impl import serve
-    from reference_impl.config import load_config
+    from reference_impl.config_file import load_config
     before = "yaml" in sys.modules
     path = pathlib.Path(tempfile.mkdtemp()) / "serve.yaml"
     path.write_text("http_options:\\n  port: 0\\napplications: []\\n")

@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from direct_serve import SharedEvent
 from fastapi import FastAPI
 from resources import ANYIO_WORKER, Usage
 from starlette.requests import Request
@@ -127,7 +128,7 @@ def test_shutdown_with_a_request_in_flight() -> None:
     _settle_anyio_workers()
     baseline = Usage.now()
     serve.start(http_options={"port": 0})
-    started = threading.Event()
+    started = SharedEvent()
     serve.run(Sleeper.bind(started), name="plain", route_prefix="/plain")
     instance = running_instance()
     assert instance is not None

@@ -146,10 +146,11 @@ def test_failing_initial_health_check_fails_the_deploy(instance: ServeInstance) 
         async def check_health(self) -> None:
             raise RuntimeError("not ready")
 
-    with pytest.raises(DeploymentStartError, match="RuntimeError: not ready"):
+    with pytest.raises(DeploymentStartError, match="NeverHealthy"):
         serve.run(NeverHealthy.bind(), name="never", route_prefix="/never")
     assert len(tries) == 3
-    assert serve.status().applications["never"].deployments["NeverHealthy"].status == "DEPLOY_FAILED"
+    status = serve.status().applications["never"].deployments["NeverHealthy"]
+    assert status.status == "DEPLOY_FAILED" and "RuntimeError: not ready" in status.message
 
 
 def test_health_checks_stop_with_the_replica(instance: ServeInstance) -> None:

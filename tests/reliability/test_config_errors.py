@@ -189,7 +189,7 @@ CONFIG_FILES: list[tuple[str, Any, tuple[str, ...]]] = [
     (
         "bad import_path",
         {"applications": [_app(import_path="not a path")]},
-        ("applications.0.import_path:", "package.module:app"),
+        ("applications.0.import_path:", "Got invalid import path"),
     ),
     ("missing import_path", {"applications": [{"name": "a"}]}, ("applications.0.import_path:", "Field required")),
     (

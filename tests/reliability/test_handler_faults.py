@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from direct_serve import StartServe
+from direct_serve import SharedEvent, StartServe
 from fastapi import FastAPI, WebSocket
 from resources import Usage, eventually
 from starlette.requests import Request
@@ -297,7 +297,7 @@ def test_handler_that_never_returns_is_bounded_by_request_timeout(start_serve: S
     endless stream is cut at 0.5 s (truncated, connection closed); a handler blocking in
     sync code still gets the client a 408 at 0.5 s, while another app keeps answering."""
     instance = start_serve(request_timeout_s=TIMEOUT_S)
-    cancelled = threading.Event()
+    cancelled = SharedEvent()
     serve.run(Stuck.bind(cancelled), name="stuck", route_prefix="/stuck")
     serve.run(ok.bind(), name="ok", route_prefix="/ok")
     with httpx.Client(base_url=instance.url, timeout=REPLY_S) as client:
@@ -386,8 +386,8 @@ class LifespanFails:
 def test_failing_deploy_gives_clear_error_and_leaves_nothing_after_delete(
     instance: ServeInstance, app: Any, deployment: str, cause: str
 ) -> None:
-    """serve.run raises DeploymentStartError naming the app, the deployment and the
-    cause; as Ray, the app stays in serve.status() as DEPLOY_FAILED and its route
+    """serve.run raises DeploymentStartError naming the app and the deployment (the cause
+    is in the deployment's status); as Ray, the app stays in serve.status() as DEPLOY_FAILED and its route
     answers 503 while the other apps keep serving; once deleted, every replica thread
     it started (also of deployments that did start) is gone."""
     SecondReplicaFails.func_or_class.made = 0  # type: ignore[attr-defined]
@@ -396,8 +396,9 @@ def test_failing_deploy_gives_clear_error_and_leaves_nothing_after_delete(
     with pytest.raises(DeploymentStartError) as failure:
         serve.run(app, name="broken", route_prefix="/broken")
     message = str(failure.value)
-    assert f"Failed to update the deployments ['{deployment}']" in message and cause in message, message
-    assert serve.status().applications["broken"].status == "DEPLOY_FAILED"
+    assert f"Failed to update the deployments ['{deployment}']" in message, message
+    status = serve.status().applications["broken"]
+    assert status.status == "DEPLOY_FAILED" and cause in status.deployments[deployment].message
     with httpx.Client(base_url=instance.url, timeout=REPLY_S) as client:
         assert client.get("/broken").status_code == 503
         assert client.get("/ok").text == "ok"

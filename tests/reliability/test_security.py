@@ -13,14 +13,15 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from direct_serve import StartServe
+from direct_serve import SharedEvent, StartServe
 from fastapi import FastAPI
 from resources import eventually
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from reference_impl import serve
-from reference_impl.config import HTTPOptions, load_config
+from reference_impl.config import HTTPOptions
+from reference_impl.config_file import load_config
 from reference_impl.instance import ServeInstance
 
 from .rawhttp import exchange, parse, request
@@ -116,7 +117,7 @@ def secretive(start_serve: StartServe) -> Iterator[tuple[ServeInstance, threadin
     """Function scope · (instance, slow handler started) · request_timeout_s 3, body limit
     1000 bytes, a plain app at /secret (max one ongoing, one queued) and a FastAPI app at /api."""
     instance = start_serve(request_timeout_s=3, max_request_body_bytes=LIMIT)
-    started = threading.Event()
+    started = SharedEvent()
     deployment = serve.deployment(max_ongoing_requests=1, max_queued_requests=1)(SecretInternalDeployment)
     serve.run(deployment.bind(SECRET, started), name="secret", route_prefix="/secret")
     serve.run(SecretApi.bind(), name="api", route_prefix="/api")

@@ -16,6 +16,7 @@ import time
 from types import TracebackType
 
 import httpx
+from direct_serve import SharedEvent
 from starlette.requests import Request
 
 from reference_impl import serve
@@ -43,7 +44,7 @@ class Bystander:
 class Bystanders:
     def __init__(self, base_url: str) -> None:
         self.url = base_url + "/bystander"
-        self._started = threading.Event()
+        self._started = SharedEvent()
         self._stop = threading.Event()
         self._slow: list[str] = []
         self._beats: list[tuple[float, str]] = []

@@ -10,7 +10,7 @@ import pytest
 from faulty import fault
 from uvicorn.protocols.http import h11_impl, httptools_impl
 
-from reference_impl import api, config
+from reference_impl import api, config, config_file
 from reference_impl.runtime import head_limits as protocol
 from reference_impl.runtime import replica
 
@@ -87,9 +87,9 @@ def _(mp: pytest.MonkeyPatch) -> None:
             return original({k: v for k, v in options.items() if k != "keep_alive_timeout_s"})
 
     mp.setattr(api, "parse_http_options", parse)
-    load = config.load_config
+    load = config_file.load_config
 
-    def load_config(source: Any) -> config.ServeConfig:
+    def load_config(source: Any) -> config_file.ServeConfig:
         if isinstance(source, Mapping) and isinstance(source.get("http_options"), Mapping):
             options = dict(source["http_options"])
             try:
@@ -99,4 +99,4 @@ def _(mp: pytest.MonkeyPatch) -> None:
             source = {**source, "http_options": options}
         return load(source)
 
-    mp.setattr(config, "load_config", load_config)
+    mp.setattr(config_file, "load_config", load_config)

@@ -1,6 +1,7 @@
 """The text service's tests: only `serve_app`, on whichever implementation pytest-serve runs."""
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from textsvc import app
@@ -39,3 +40,14 @@ def test_translation_model_chosen_per_request(text, language, expected):
 
 def test_replica_knows_its_context(text):
     assert text.http.get("/text/whoami").json()["deployment"] == "Frontend"
+
+
+CONFIG = Path(__file__).with_name("serve_config.yaml")
+
+
+def test_config_file_overrides_reach_the_replicas(serve, serve_config):
+    """The deployment file, not only the Python graph: its `deployments:` overrides apply."""
+    (service,) = serve_config(CONFIG)
+    assert service.http.get("/text/greet/Ada").json() == "Bonjour, Ada!"
+    scorer = serve.status().applications["textsvc"].deployments["Scorer"]
+    assert scorer.replica_states == {"RUNNING": 2}

@@ -1,0 +1,170 @@
+"""config_file.py: a Serve config file means on the reference what it means on Ray.
+
+`deployments:` overrides reach the replicas, typed builders get their model, the fields
+that only matter on a cluster are accepted and named in the log, and an override for a
+deployment the app does not have is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pydantic
+import pytest
+
+from reference_impl import api, serve
+from reference_impl.config import ConfigError
+from reference_impl.config_file import load_config
+
+APP = """
+from pydantic import BaseModel
+from reference_impl import serve
+
+
+@serve.deployment
+class Counter:
+    def __init__(self):
+        self.config = None
+
+    def reconfigure(self, config):
+        self.config = config
+
+    def __call__(self):
+        context = serve.get_replica_context()
+        return {"config": self.config, "replicas": context.world_size}
+
+
+@serve.deployment
+class Front:
+    def __init__(self, counter, greeting="hello"):
+        self.counter, self.greeting = counter, greeting
+
+    async def __call__(self):
+        return {"greeting": self.greeting, **(await self.counter.remote())}
+
+
+app = Front.bind(Counter.bind())
+
+
+class Greeting(BaseModel):
+    greeting: str
+    times: int = 1
+
+
+def typed(args: Greeting):
+    return Front.bind(Counter.bind(), greeting=args.greeting * args.times)
+
+
+def untyped(args):
+    return Front.bind(Counter.bind(), greeting=args.get("greeting", "none"))
+
+
+def reads_env(args):
+    import os
+
+    return Front.bind(Counter.bind(), greeting=os.environ.get("CFG_TEST_GREETING", "unset"))
+"""
+
+
+@pytest.fixture
+def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    name = f"cfg_app_{os.getpid()}_{id(tmp_path)}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(APP), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def _config(module: str, **app: Any) -> dict[str, Any]:
+    return {"http_options": {"port": 0}, "applications": [{"import_path": f"{module}:app", **app}]}
+
+
+def _get(path: str = "/") -> Any:
+    instance = api.running_instance()
+    assert instance is not None
+    return httpx.get(instance.url + path, timeout=10).json()
+
+
+@pytest.fixture(autouse=True)
+def _shut_down() -> Iterator[None]:
+    yield
+    serve.shutdown()
+    os.environ.pop("CFG_TEST_GREETING", None)
+
+
+def test_deployment_overrides_reach_the_replicas(module: str) -> None:
+    """`num_replicas: 2` gives two replicas and `user_config` reaches `reconfigure`, as on Ray."""
+    api.run_config(_config(module, deployments=[{"name": "Counter", "num_replicas": 2, "user_config": {"n": 3}}]))
+    assert _get() == {"greeting": "hello", "config": {"n": 3}, "replicas": 2}
+    counter = serve.status().applications["default"].deployments["Counter"]
+    assert counter.replica_states == {"RUNNING": 2}, counter.replica_states
+
+
+def test_override_of_a_deployment_the_app_lacks_is_an_error(module: str) -> None:
+    with pytest.raises(ConfigError, match=r"nonexistent deployment 'Missing'.*\['Counter', 'Front'\]"):
+        api.run_config(_config(module, deployments=[{"name": "Missing", "num_replicas": 2}]))
+
+
+def test_typed_builder_gets_its_model(module: str) -> None:
+    api.run_config(_config(module, import_path=f"{module}:typed", args={"greeting": "hi", "times": 2}))
+    assert _get()["greeting"] == "hihi"
+    serve.shutdown()
+    with pytest.raises(pydantic.ValidationError, match="greeting"):
+        api.run_config(_config(module, import_path=f"{module}:typed", args={"times": 2}))
+    api.run_config(_config(module, import_path=f"{module}:untyped", args={"greeting": "plain"}))
+    assert _get()["greeting"] == "plain"
+
+
+def test_env_vars_are_set_before_the_app_is_built(module: str) -> None:
+    config = _config(module, import_path=f"{module}:reads_env", runtime_env={"env_vars": {"CFG_TEST_GREETING": "env"}})
+    api.run_config(config)
+    assert _get()["greeting"] == "env"
+
+
+def test_cluster_fields_are_accepted_and_named(module: str, caplog: pytest.LogCaptureFixture) -> None:
+    """What `serve build` writes (grpc_options) and what only a cluster uses are accepted,
+    and named once in the log as having no effect here."""
+    config = _config(module, autoscaling_policy={"policy_function": "x:y"}, logging_config={"log_level": "INFO"})
+    config.update(
+        grpc_options={"port": 9000, "grpc_servicer_functions": []},
+        controller_options={"runtime_env": {"env_vars": {"A": "1"}}},
+        target_capacity=50,
+    )
+    with caplog.at_level(logging.WARNING, logger="reference_impl"):
+        api.run_config(config)
+    assert _get()["greeting"] == "hello"
+    named = [r.getMessage() for r in caplog.records if "no effect in one process" in r.getMessage()]
+    assert len(named) == 1, named
+    for field in ("grpc_options", "controller_options", "target_capacity", "applications[default].autoscaling_policy"):
+        assert field in named[0], named[0]
+
+
+def test_serve_build_output_loads(module: str) -> None:
+    """A file as Ray's `serve build` writes it (proxy_location, http_options with Ray's
+    defaults, grpc_options, logging_config, deployments) validates and deploys."""
+    built = {
+        "proxy_location": "EveryNode",
+        "http_options": {"host": "127.0.0.1", "port": 0},
+        "grpc_options": {"port": 9000, "grpc_servicer_functions": []},
+        "logging_config": {"encoding": "TEXT", "log_level": "INFO", "logs_dir": None, "enable_access_log": True},
+        "applications": [
+            {
+                "name": "app1",
+                "route_prefix": "/",
+                "import_path": f"{module}:app",
+                "runtime_env": {},
+                "deployments": [{"name": "Counter"}, {"name": "Front"}],
+            }
+        ],
+    }
+    config = load_config(built)
+    assert config.no_effect() == ["grpc_options"]
+    api.run_config(config)
+    assert _get()["replicas"] == 1
