@@ -100,6 +100,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="only run tests marked with a clause ID starting with PREFIX (e.g. CAN, KA-4); repeatable",
     )
     group.addoption(
+        "--serve-tier",
+        dest="serve_tiers",
+        action="append",
+        default=[],
+        choices=list(suite.TIERS),
+        help="only run the clause tests of this tier of the catalogue ('guide': the HTTP guide, "
+        "'api': the Serve API beyond it); repeatable; the report judges the tiers run",
+    )
+    group.addoption(
         "--no-serve-ray-alias",
         dest="serve_ray_alias",
         action="store_false",
@@ -200,13 +209,13 @@ def _group_key(item: pytest.Item) -> str | None:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    prefixes = config.option.serve_clauses
-    if prefixes:
+    prefixes, tiers = config.option.serve_clauses, config.option.serve_tiers
+    if prefixes or tiers:
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
             ids = clause_ids(item)
-            (keep if suite.selects(ids, prefixes) else drop).append(item)
+            (keep if suite.selects(ids, prefixes, tiers) else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep

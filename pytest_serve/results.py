@@ -6,7 +6,7 @@ import datetime as dt
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
@@ -15,7 +15,7 @@ from .manager import InstanceManager
 from .markers import clause_ids
 from .observe import decode
 from .reporting import integrity, write_report
-from .reporting.model import ClauseResult, Report, TestOutcome, deviations_from, grade
+from .reporting.model import ClauseResult, Report, TestOutcome, Tier, deviations_from, grade
 from .reporting.terminal import write_summary
 from .xdist import COLLECTED_KEY
 
@@ -168,14 +168,20 @@ class ResultCollector:
             selection=list(self.config.option.serve_clauses),
             integrity=self._integrity(type(adapter)),
             instance_facts=dict(self.manager.instance_facts),
+            tiers=self._tiers(),
         )
+
+    def _tiers(self) -> list[Tier]:
+        chosen = self.config.option.serve_tiers
+        return [t for t in get_args(Tier) if not chosen or t in chosen]
 
     def _integrity(self, adapter_type: type) -> integrity.Integrity:
         """The suite's files against its listing, and the tests that ran against the
         suite's tests that the selection asks for."""
         here = suite.installed()
         prefixes = self.config.option.serve_clauses
-        expected = [nodeid for nodeid, ids in self.collected.items() if suite.selects(ids, prefixes)]
+        tiers = self.config.option.serve_tiers
+        expected = [nodeid for nodeid, ids in self.collected.items() if suite.selects(ids, prefixes, tiers)]
         problems = here.problems + integrity.run_problems(self.tests, expected, self.outside)
         return integrity.Integrity(
             integrity.suite_hash(here.files), here.files, integrity.adapter_fingerprint(adapter_type), problems
@@ -187,7 +193,7 @@ class ResultCollector:
             write_summary(
                 terminalreporter,
                 self.report,
-                whole_catalogue=not self.config.option.serve_clauses,
+                whole_catalogue=not self.config.option.serve_clauses and not self.config.option.serve_tiers,
                 directory=self.config.option.serve_report,
             )
 

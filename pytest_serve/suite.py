@@ -10,13 +10,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import conformance
-from conformance.clauses import CATALOGUE_HASH, CLAUSES, Clause
+from conformance.clauses import CATALOGUE_HASH, CLAUSES, TIERS, Clause
 
 from .reporting import integrity
 
 __all__ = [
     "CATALOGUE_HASH",
     "CLAUSES",
+    "TIERS",
     "VERSION",
     "Clause",
     "directory",
@@ -46,9 +47,13 @@ def installed() -> integrity.InstalledSuite:
     return integrity.InstalledSuite(VERSION, CATALOGUE_HASH, files, problems)
 
 
-def selects(clause_ids: Iterable[str], prefixes: Sequence[str]) -> bool:
-    """Whether a test of `clause_ids` belongs to a `--clause` selection (none: all do)."""
-    return not prefixes or any(i.startswith(p) for i in clause_ids for p in prefixes)
+def selects(clause_ids: Iterable[str], prefixes: Sequence[str], tiers: Sequence[str] = ()) -> bool:
+    """Whether a test of `clause_ids` belongs to a `--clause` and `--serve-tier` selection
+    (none: all do). A test that names no clause is kept, as it is by `--clause`'s absence."""
+    ids = list(clause_ids)
+    if tiers and ids and not any(CLAUSES[i].tier in tiers for i in ids if i in CLAUSES):
+        return False
+    return not prefixes or any(i.startswith(p) for i in ids for p in prefixes)
 
 
 def unknown_clauses(clause_ids: Iterable[str], known: Mapping[str, Clause] = CLAUSES) -> list[str]:

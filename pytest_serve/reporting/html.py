@@ -10,7 +10,7 @@ from ..observe import Observation, format_value
 from . import instance_facts
 from .html_page import badge, esc, page, timeline_svg
 from .markdown import SECTIONS, measured
-from .model import ClauseResult, Report, TestOutcome
+from .model import RULE, TIER_TITLES, ClauseResult, Report, TestOutcome
 
 __all__ = ["render_html", "status_class"]
 
@@ -29,11 +29,11 @@ def render_html(report: Report) -> str:
     parts = [
         f"<h1>{esc(title)}</h1>",
         f'<p class="status {status_class(report.status)}">{esc(report.status)}</p>',
-        '<p class="note">Every documented clause of the HTTP guide must pass or be a declared deviation, '
-        "on the unmodified suite.</p>",
+        f'<p class="note">{esc(RULE[0].upper() + RULE[1:])}; tiers run: '
+        f"{esc(', '.join(TIER_TITLES[t] for t in report.tiers))}.</p>",
         f'<p class="status {_api_class(report.api_status)}">Serve API beyond the HTTP guide: '
         f"{esc(report.api_status)}</p>",
-        '<p class="note">Reported beside the certification, which it does not decide.</p>',
+        '<p class="note">That tier\'s own verdict.</p>',
         _origin(report),
     ]
     for tier, level, heading in SECTIONS:

@@ -5,7 +5,7 @@ then what did not pass with expected against observed."""
 from __future__ import annotations
 
 from . import instance_facts
-from .model import ClauseResult, Report, Tier
+from .model import RULE, TIER_TITLES, ClauseResult, Report, Tier
 
 __all__ = ["SECTIONS", "cell", "origin_lines", "render_markdown"]
 
@@ -53,16 +53,18 @@ def origin_lines(report: Report) -> list[str]:
     return lines
 
 
+def _tiers(report: Report) -> str:
+    return ", ".join(TIER_TITLES[t] for t in report.tiers)
+
+
 def render_markdown(report: Report) -> str:
     impl = report.implementation
     lines = [
         f"# Conformance report: {impl.get('name')} {impl.get('version', '')}".rstrip(),
         "",
-        f"**{report.status}** — every documented clause of the HTTP guide must pass or be a declared deviation"
-        ", on the unmodified suite.",
+        f"**{report.status}** — {RULE}; tiers run: {_tiers(report)}.",
         "",
-        f"**Serve API beyond the HTTP guide: {report.api_status}** — reported beside the "
-        "certification, which it does not decide.",
+        f"**Serve API beyond the HTTP guide: {report.api_status}** — that tier's own verdict.",
         "",
         *origin_lines(report),
         "",

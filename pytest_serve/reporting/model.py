@@ -15,9 +15,11 @@ A declared deviation whose tests all pass is graded `pass` and flagged. A run wh
 only other grades are not-testable certifies the instance as it is configured, and
 says which clauses that leaves out.
 
-Two tiers: "guide" (the HTTP guide's clauses, which alone decide CERTIFIED) and
-"api" (the Serve API beyond the guide), whose verdict is stated beside it. A report
-whose suite was modified (see integrity.py) is never CERTIFIED.
+Two tiers: "guide" (the HTTP guide's clauses) and "api" (the Serve API beyond the
+guide). The verdict, and `pytest-serve certify`'s exit code, judge every documented
+clause of the tiers the run covers (both, unless limited to one with `--tier`); the API
+tier's own verdict is stated too. A report whose suite was modified (see integrity.py)
+is never CERTIFIED.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .integrity import Integrity
 
 __all__ = [
     "MODIFIED",
+    "RULE",
     "TIER_TITLES",
     "VERDICTS",
     "ClauseResult",
@@ -60,6 +63,11 @@ TIER_TITLES: dict[Tier, str] = {
 }
 _OK: tuple[Verdict, ...] = ("pass", "deviation", "not-testable")
 MODIFIED = "modified suite"
+#: What the verdict means, as the reports say it.
+RULE = (
+    "every documented clause of the tiers run must pass, be a declared deviation or be not "
+    "testable on the instance, on the unmodified suite"
+)
 
 
 def _literal(value: object, allowed: tuple[str, ...], what: str) -> Any:
@@ -171,9 +179,15 @@ class Report:
     # Facts about the instance itself (Adapter.instance_facts()), not about one test: a
     # cluster's settings, its measured idle-close times, the load-balancer check.
     instance_facts: dict[str, Any] = field(default_factory=dict)
+    # The tiers the run covers (`--tier`); both unless limited to one on purpose.
+    tiers: list[Tier] = field(default_factory=lambda: list(TIER_TITLES))
 
     def _documented(self, tier: Tier) -> list[ClauseResult]:
         return [c for c in self.clauses if c.level == "documented" and c.tier == tier]
+
+    def _judged(self) -> list[ClauseResult]:
+        """The documented clauses of the tiers the run covers: what the verdict judges."""
+        return [c for tier in self.tiers for c in self._documented(tier)]
 
     @property
     def modified(self) -> bool:
@@ -182,37 +196,43 @@ class Report:
 
     @property
     def certified(self) -> bool:
-        """Every documented clause of the HTTP-guide tier passes, is a declared deviation
-        or is not testable on this instance (needs a full run), on the unmodified suite."""
-        return not self.modified and all(c.verdict in _OK for c in self._documented("guide"))
+        """Every documented clause of the tiers run passes, is a declared deviation or is not
+        testable on this instance (needs a full run), on the unmodified suite."""
+        return not self.modified and all(c.verdict in _OK for c in self._judged())
 
     @property
     def passed(self) -> bool:
-        """Certified; for a run limited with --clause: every guide clause that ran passed
-        or deviated, on the unmodified suite."""
+        """Certified; for a run limited with --clause: every documented clause that ran, in
+        every tier, passed, deviated or was not testable, on the unmodified suite."""
         if not self.selection:
             return self.certified
-        return not self.modified and all(c.verdict in (*_OK, "untested") for c in self._documented("guide"))
+        return not self.modified and all(c.verdict in (*_OK, "untested") for c in self._judged())
 
     def untestable(self) -> list[str]:
-        """The documented HTTP-guide clauses graded not-testable."""
-        return [c.id for c in self._documented("guide") if c.verdict == "not-testable"]
+        """The documented clauses of the tiers run that are graded not-testable."""
+        return [c.id for c in self._judged() if c.verdict == "not-testable"]
 
     @property
     def status(self) -> str:
         untestable = self.untestable()
         left_out = f"; not testable here: {', '.join(untestable)}" if untestable else ""
+        only = "" if set(self.tiers) == set(TIER_TITLES) else f"{TIER_TITLES[self.tiers[0]]} tier only"
         if self.selection:
             verdict = "PASSED" if self.passed else "FAILED"
             modified = f"{MODIFIED}; " if self.modified else ""
-            return f"{verdict} ({modified}partial run: {', '.join(self.selection)}; not a certification{left_out})"
+            scope = f"; {only}" if only else ""
+            return (
+                f"{verdict} ({modified}partial run: {', '.join(self.selection)}{scope}; not a certification{left_out})"
+            )
         if self.modified:
             return f"NOT CERTIFIED ({MODIFIED})"
         if not self.certified:
-            return "NOT CERTIFIED"
+            return "NOT CERTIFIED" + (f" ({only})" if only else "")
         if untestable:
-            return f"CERTIFIED AS CONFIGURED ({len(untestable)} clause(s) not testable here: {', '.join(untestable)})"
-        return "CERTIFIED"
+            scope = f"{only}; " if only else ""
+            listed = f"{len(untestable)} clause(s) not testable here: {', '.join(untestable)}"
+            return f"CERTIFIED AS CONFIGURED ({scope}{listed})"
+        return "CERTIFIED" + (f" ({only})" if only else "")
 
     @property
     def api_status(self) -> str:
@@ -267,6 +287,7 @@ class Report:
             [str(s) for s in data.get("selection", [])],
             Integrity.from_json(integrity) if integrity else None,
             dict(data.get("instance_facts") or {}),  # absent in reports of a private instance
+            [_literal(t, get_args(Tier), "tier") for t in data.get("tiers", list(TIER_TITLES))],
         )
 
 

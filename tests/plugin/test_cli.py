@@ -119,3 +119,39 @@ def test_certify_rejects_bad_workers(tmp_path: Path, value: str) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert "--workers: must be a whole number ≥ 1 or 'auto'" in done.stderr, done.stderr
     assert not (tmp_path / "r").exists()
+
+
+SELFTEST = Path(__file__).resolve().parent.parent / "selftest"
+
+
+def test_certify_exits_1_for_a_failing_second_tier_clause(tmp_path: Path) -> None:
+    """A Serve-API clause that fails (the batcher broken by the selftest's fault) fails the
+    run: exit code 1 and FAILED, although every HTTP-guide clause in it passes; with
+    `--tier guide` the same implementation is certified on that tier on purpose."""
+    pythonpath = os.pathsep.join(filter(None, [str(SELFTEST), os.environ.get("PYTHONPATH")]))
+    env = {"PYTEST_SERVE_FAULT": "batches-of-one", "PYTHONPATH": pythonpath}
+    done = certify(
+        "--impl", "faulty:FaultyReference", "--clause", "BAT-1", "--clause", "RET-2", "-n", "1", cwd=tmp_path, **env
+    )
+    report = read_report(tmp_path / "serve-report" / "faulty_FaultyReference")
+    assert verdicts(report)["BAT-1"] == "fail" and verdicts(report)["RET-2"] == "pass", verdicts(report)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert report["status"].startswith("FAILED (partial run: BAT-1, RET-2"), report["status"]
+    only_guide = certify(
+        "--impl",
+        "faulty:FaultyReference",
+        "--clause",
+        "BAT-1",
+        "--clause",
+        "RET-2",
+        "--tier",
+        "guide",
+        "-n",
+        "1",
+        cwd=tmp_path,
+        **env,
+    )
+    assert only_guide.returncode == 0, only_guide.stdout[-2000:] + only_guide.stderr[-2000:]
+    guide_report = read_report(tmp_path / "serve-report" / "faulty_FaultyReference")
+    assert "BAT-1" not in {c for c, v in verdicts(guide_report).items() if v != "untested"}
+    assert "HTTP guide tier only" in guide_report["status"], guide_report["status"]

@@ -127,25 +127,46 @@ def _report(verdicts: dict[tuple[str, str], str]) -> serve_report.Report:
 
 
 @pytest.mark.parametrize(
-    ("api_verdicts", "expected"),
+    ("api_verdicts", "expected", "certified"),
     [
-        (["pass", "deviation"], "PASSED"),
-        (["pass", "fail"], "FAILED"),
-        (["pass", "untested"], "INCOMPLETE"),
-        (["untested"], "NOT RUN"),
-        (["error", "untested"], "FAILED"),
+        (["pass", "deviation"], "PASSED", True),
+        (["pass", "not-testable"], "PASSED AS CONFIGURED", True),
+        (["pass", "fail"], "FAILED", False),
+        (["pass", "untested"], "INCOMPLETE", False),
+        (["error", "untested"], "FAILED", False),
     ],
 )
-def test_second_tier_verdict_beside_certification(api_verdicts: list[str], expected: str) -> None:
-    """Only the HTTP-guide tier decides CERTIFIED; the API tier gets its own verdict."""
+def test_both_tiers_decide_certification(api_verdicts: list[str], expected: str, certified: bool) -> None:
+    """A full run is certified only when the documented clauses of both tiers pass (or are
+    deviations, or not testable); the API tier's own verdict is stated too."""
     verdicts = {("guide", "g"): "pass"} | {("api", str(i)): v for i, v in enumerate(api_verdicts)}
     report = _report(verdicts)
-    assert report.certified and report.status == "CERTIFIED"
+    assert report.certified is certified and report.passed is certified
+    assert report.status.startswith("CERTIFIED") is certified, report.status
     assert report.api_status == expected
     assert report.to_json()["api_status"] == expected
     assert f"**Serve API beyond the HTTP guide: {expected}**" in render_markdown(report)
     failing_guide = _report({("guide", "g"): "fail", ("api", "a"): "pass"})
     assert not failing_guide.certified and failing_guide.api_status == "PASSED"
+
+
+def test_a_partial_run_fails_on_any_tier() -> None:
+    """`--clause BAT` with a failing BAT clause: FAILED, whatever the guide tier says."""
+    report = _report({("guide", "g"): "untested", ("api", "a"): "fail"})
+    report.selection = ["X"]
+    assert not report.passed and report.status.startswith("FAILED (partial run: X")
+
+
+def test_one_tier_on_purpose() -> None:
+    """`--tier guide` judges the guide tier alone and says so; `--tier api` the API tier."""
+    guide_only = _report({("guide", "g"): "pass", ("api", "a"): "untested"})
+    guide_only.tiers = ["guide"]
+    assert guide_only.certified and guide_only.status == "CERTIFIED (HTTP guide tier only)"
+    api_only = _report({("guide", "g"): "untested", ("api", "a"): "fail"})
+    api_only.tiers = ["api"]
+    assert not api_only.certified and api_only.status == "NOT CERTIFIED (Serve API beyond the HTTP guide tier only)"
+    again = serve_report.Report.from_json(guide_only.to_json())
+    assert again.tiers == ["guide"] and again.status == guide_only.status
 
 
 def test_report_writes_json_and_markdown(graded: tuple[pytest.RunResult, Path]) -> None:
