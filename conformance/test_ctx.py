@@ -90,6 +90,29 @@ def test_ctx_2_user_config_reaches_reconfigure(serve, serve_app) -> None:
     assert ranked.handle.remote().result() == ({"threshold": 4}, "ReplicaRank", 0)
 
 
+@pytest.mark.clause("CTX-2")
+def test_ctx_2_async_reconfigure_finishes_before_the_first_request(serve, serve_app) -> None:
+    """An `async def reconfigure` that awaits before it stores its config has finished when
+    the first request arrives: that request sees the config, not the constructor's None."""
+
+    @serve.deployment(user_config={"threshold": 5})
+    class SlowToConfigure:
+        def __init__(self):
+            self.config = None
+
+        async def reconfigure(self, config):
+            import asyncio
+
+            await asyncio.sleep(0.5)
+            self.config = config
+
+        def __call__(self):
+            return self.config
+
+    app = serve_app(SlowToConfigure.bind(), route_prefix=None, name="ctx2c")
+    assert app.handle.remote().result(timeout_s=30) == {"threshold": 5}
+
+
 @pytest.mark.clause("CTX-3")
 def test_ctx_3_user_config_without_reconfigure_fails_the_deploy(serve, serve_app) -> None:
     """`user_config` on a class without `reconfigure` fails the deploy (Ray 2.60:

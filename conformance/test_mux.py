@@ -81,6 +81,33 @@ def test_mux_2_model_loaded_once_per_replica(serve, serve_app, serve_probe, serv
     assert loads == ["a", "b"], f"loads seen: {loads}"
 
 
+@pytest.mark.clause("MUX-2")
+def test_mux_2_concurrent_first_requests_load_once(serve, serve_app, serve_probe, serve_observe) -> None:
+    """Four requests for a model not loaded yet, at once, to a loader that awaits while it
+    loads: one load, and all four get the same model object."""
+
+    @serve.deployment(max_ongoing_requests=8)
+    class SlowModels:
+        @serve.multiplexed(max_num_models_per_replica=3)
+        async def get_model(self, model_id: str):
+            import asyncio
+
+            serve_probe.record("load", model=model_id)
+            await asyncio.sleep(0.5)
+            return uuid.uuid4().hex
+
+        async def __call__(self):
+            return await self.get_model(serve.get_multiplexed_model_id())
+
+    app = serve_app(SlowModels.bind(), route_prefix=None, name="mux2c")
+    calls = [app.handle.options(multiplexed_model_id="m").remote() for _ in range(4)]
+    tokens = {call.result(timeout_s=30) for call in calls}
+    loads = [e.data["model"] for e in serve_probe.events("load")]
+    serve_observe.record("model loads for 4 concurrent first requests", len(loads), expected="1")
+    assert loads == ["m"], f"loads seen: {loads}"
+    assert len(tokens) == 1, f"the requests got {len(tokens)} different model objects"
+
+
 @pytest.mark.clause("MUX-3")
 def test_mux_3_least_recently_used_model_evicted(serve, serve_app, serve_probe, serve_observe) -> None:
     """With `max_num_models_per_replica=2`: load a, b; use a again; load c → b (the least

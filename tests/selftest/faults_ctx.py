@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -27,6 +28,22 @@ def _(mp: pytest.MonkeyPatch) -> None:
     """`reconfigure(config, rank)` is called with the config only, as if nobody asked for the rank."""
     original = replica._has_parameter
     mp.setattr(replica, "_has_parameter", lambda fn, name: False if name == "rank" else original(fn, name))
+
+
+@fault("reconfigure-in-background", "CTX-2")
+def _(mp: pytest.MonkeyPatch) -> None:
+    """`reconfigure` is started, not awaited: the replica takes requests while an async one runs."""
+    original = replica.Replica.reconfigure
+
+    async def reconfigure(self: Any, user_config: Any) -> None:
+        task = asyncio.get_running_loop().create_task(original(self, user_config))
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
+
+    mp.setattr(replica.Replica, "reconfigure", reconfigure)
+
+
+_BACKGROUND: set[Any] = set()
 
 
 @fault("missing-reconfigure-ignored", "CTX-3")

@@ -30,6 +30,21 @@ def _(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(multiplexing._Multiplexer, "get", get)
 
 
+@fault("concurrent-first-loads", "MUX-2")
+def _(mp: pytest.MonkeyPatch) -> None:
+    """A loader runs once per request that finds its model missing, concurrent ones included
+    (no lock around the load): sequential requests still share one model."""
+
+    async def get(self: Any, model_id: str) -> Any:
+        if model_id not in self.models:
+            args = (model_id,) if self._owner is None else (self._owner, model_id)
+            model = await self._load(*args)
+            return self.models.setdefault(model_id, model)
+        return self.models[model_id]
+
+    mp.setattr(multiplexing._Multiplexer, "get", get)
+
+
 @fault("evicts-most-recent", "MUX-3")
 def _(mp: pytest.MonkeyPatch) -> None:
     """When the cache is full, the most recently used model is evicted, not the least."""
