@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 from .base import Adapter, AdapterError, patched_environ
+from .deadline import within_deadline
 
 __all__ = ["RayAdapter"]
 
@@ -29,6 +30,11 @@ START_TIMEOUT_S = 60.0
 GCS_WAIT_ENV_VAR = "RAY_gcs_server_port_wait_time_s"
 GCS_WAIT_S = 90
 INIT_ATTEMPTS = 2
+# Past this, a `ray.init()` or a Serve start is taken as hung (one was seen to hang for
+# over 10 minutes under load): what it started is stopped and the start fails, or is
+# tried again. The GCS alone may take GCS_WAIT_S.
+DEADLINE_ENV_VAR = "PYTEST_SERVE_RAY_START_TIMEOUT_S"
+DEADLINE_S = 240.0
 
 
 class RayAdapter(Adapter):
@@ -85,15 +91,20 @@ class RayAdapter(Adapter):
         for attempt in range(1, INIT_ATTEMPTS + 1):
             try:
                 with patched_environ(init_env):
-                    self._ray.init(
-                        # A private instance, even when $RAY_ADDRESS or a `ray start` cluster on
-                        # this machine would make ray.init() connect to it: this adapter stops
-                        # Serve and Ray when it is done.
-                        address="local",
-                        num_cpus=NUM_CPUS,
-                        include_dashboard=False,
-                        log_to_driver=False,
-                        runtime_env=runtime_env,
+                    within_deadline(
+                        _deadline(),
+                        "ray.init()",
+                        lambda: self._ray.init(
+                            # A private instance, even when $RAY_ADDRESS or a `ray start` cluster
+                            # on this machine would make ray.init() connect to it: this adapter
+                            # stops Serve and Ray when it is done.
+                            address="local",
+                            num_cpus=NUM_CPUS,
+                            include_dashboard=False,
+                            log_to_driver=False,
+                            runtime_env=runtime_env,
+                        ),
+                        hint=f", or allow longer with ${DEADLINE_ENV_VAR}",
                     )
                 break
             except Exception as err:
@@ -117,9 +128,17 @@ class RayAdapter(Adapter):
         try:
             self._init_ray(env)
             with patched_environ(env):
-                self._serve.start(http_options=options)
+                within_deadline(
+                    _deadline(),
+                    "serve.start()",
+                    lambda: self._serve.start(http_options=options),
+                    hint=f", or allow longer with ${DEADLINE_ENV_VAR}",
+                )
             self._url = f"http://{options['host']}:{options['port']}"
             self._wait_until_serving()
+        except Exception:
+            self.stop()  # nothing of a failed start is left running
+            raise
         finally:
             if reservation is not None:
                 reservation.close()
@@ -196,6 +215,14 @@ class RayAdapter(Adapter):
     def deploy(self, app: Any, *, name: str, route_prefix: str | None) -> Any:
         _ship_by_value(app)
         return self._serve.run(app, name=name, route_prefix=route_prefix)
+
+
+def _deadline() -> float:
+    value = os.environ.get(DEADLINE_ENV_VAR, "")
+    try:
+        return float(value) if value else DEADLINE_S
+    except ValueError:
+        raise AdapterError(f"${DEADLINE_ENV_VAR} must be a number of seconds, got {value!r}") from None
 
 
 def _poll_faster() -> None:
