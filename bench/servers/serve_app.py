@@ -49,6 +49,7 @@ ARGS = _args()
 
 if ARGS.impl == "ray":
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # read at import: GCS on loopback
     import ray
     from ray import serve
 
@@ -115,7 +116,7 @@ def _start() -> tuple[str, int, dict[str, float]]:
         import ray.serve._private.client as client
 
         client.CLIENT_POLLING_INTERVAL_S = 0.05  # serve.run polls the controller faster
-        ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)
+        ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False, _node_ip_address=host)  # on loopback
         t_init = time.perf_counter()
         serve.start(http_options={"host": host, "port": ARGS.port})
         port = ARGS.port

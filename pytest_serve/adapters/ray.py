@@ -35,10 +35,16 @@ INIT_ATTEMPTS = 2
 # tried again. The GCS alone may take GCS_WAIT_S.
 DEADLINE_ENV_VAR = "PYTEST_SERVE_RAY_START_TIMEOUT_S"
 DEADLINE_S = 240.0
+# A private Ray binds to loopback only: its node address (GCS, raylet, agents, actors)
+# and Ray's choice of 127.0.0.1 for a one-node cluster (docs/cluster.md lists what is left).
+LOOPBACK = "127.0.0.1"
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 class RayAdapter(Adapter):
     name = "ray"
+    # Whether this adapter starts its own Ray (the cluster adapter joins one instead).
+    starts_ray: ClassVar[bool] = True
     deviations: ClassVar[Mapping[str, str]] = {
         "KA-1": "Ray Serve 2.60's default keep-alive timeout is 90 s "
         "(RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S unset, no http_options), not uvicorn's 5 s "
@@ -54,6 +60,10 @@ class RayAdapter(Adapter):
                 "stand-in (an enclosing pytest session or `reference-serve` installed it); run "
                 "in a fresh process, or start the enclosing session with --no-serve-ray-alias."
             )
+        if self.starts_ray and "ray" not in sys.modules:
+            # Ray reads it when imported: a one-node Ray then binds its GCS to loopback.
+            for key, value in LOOPBACK_ENV.items():
+                os.environ.setdefault(key, value)
         try:
             self._ray = importlib.import_module("ray")
             self._serve = importlib.import_module("ray.serve")
@@ -87,7 +97,7 @@ class RayAdapter(Adapter):
         # Ray gives its GCS 30 s to write its port file. On a loaded 2-core machine a
         # restart has been seen to miss that twice in a row (the failed start is then
         # cleaned up by ray.shutdown): allow longer, and try a second time.
-        init_env = {GCS_WAIT_ENV_VAR: os.environ.get(GCS_WAIT_ENV_VAR, str(GCS_WAIT_S)), **env}
+        init_env = {GCS_WAIT_ENV_VAR: os.environ.get(GCS_WAIT_ENV_VAR, str(GCS_WAIT_S)), **LOOPBACK_ENV, **env}
         for attempt in range(1, INIT_ATTEMPTS + 1):
             try:
                 with patched_environ(init_env):
@@ -103,6 +113,8 @@ class RayAdapter(Adapter):
                             include_dashboard=False,
                             log_to_driver=False,
                             runtime_env=runtime_env,
+                            # On loopback, so nothing of this Ray is reachable from outside.
+                            _node_ip_address=LOOPBACK,
                         ),
                         hint=f", or allow longer with ${DEADLINE_ENV_VAR}",
                     )

@@ -110,6 +110,8 @@ class ClusterServe(ModuleType):
 class RayClusterAdapter(RayAdapter):
     """Real Ray Serve on a running cluster; see the module's docstring."""
 
+    starts_ray = False
+
     def __init__(self, address: str, serve_url: str | None = None) -> None:
         super().__init__()
         if serve_url is not None:
