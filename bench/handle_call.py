@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         import ray
         from ray import serve as ray_serve
 
-        ray.init(address="local", include_dashboard=False, num_cpus=2, _node_ip_address="127.0.0.1")
+        ray.init(address="local", include_dashboard=False, num_cpus=2)
         try:
             ray_serve.start(http_options={"port": 0})
             on_ray = _run("Ray Serve", ray_serve, max(args.calls // 10, 20))

@@ -37,12 +37,28 @@ def _parser() -> argparse.ArgumentParser:
         "(`module:app`) and serve it until interrupted.",
     )
     run.add_argument("target", help="a Serve config file (.yaml/.yml/.json) or `module:app`")
+    run.add_argument(
+        "arguments",
+        nargs="*",
+        metavar="key=value",
+        help="with `module:builder`: arguments for the builder, as Ray's `serve run` takes them",
+    )
     run.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     run.add_argument("--port", type=int, default=None, help="TCP port (default 8000; 0 = any free)")
     run.add_argument("--route-prefix", default="/", help="route prefix for an import path target")
     run.add_argument("--name", default="default", help="application name for an import path target")
     run.add_argument("--app-dir", default=".", help="directory added to sys.path before importing (default .)")
     _alias_flag(run)
+    build = sub.add_parser(
+        "build",
+        help="write the Serve config file for apps, as Ray's `serve build` does",
+        description="The config file Ray's `serve build` writes for the same import paths "
+        "(one application each), on standard output or in --output.",
+    )
+    build.add_argument("import_paths", nargs="+", metavar="module:app", help="an Application or a builder")
+    build.add_argument("-o", "--output", default=None, metavar="FILE", help="write the YAML here")
+    build.add_argument("--app-dir", default=".", help="directory added to sys.path before importing (default .)")
+    _alias_flag(build)
     run_script = sub.add_parser(
         "exec",
         help="run a Python script (or -m module) with `ray.serve` on the reference",
@@ -71,16 +87,44 @@ def _alias_flag(parser: argparse.ArgumentParser) -> None:
 def _config_for(args: argparse.Namespace) -> ServeConfig:
     target: str = args.target
     if target.endswith((".yaml", ".yml", ".json")) or Path(target).is_file():
+        if args.arguments:
+            raise ConfigError("key=value arguments go with an import path; a config file sets each app's `args`")
         config = load_config(target)
     else:
-        config = load_config(
-            {"applications": [{"name": args.name, "route_prefix": args.route_prefix, "import_path": target}]}
-        )
+        app = {"name": args.name, "route_prefix": args.route_prefix, "import_path": target}
+        config = load_config({"applications": [{**app, "args": _builder_arguments(args.arguments)}]})
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if overrides:
         merged = config.http_options.model_dump(exclude_unset=True) | overrides
         config = config.model_copy(update={"http_options": parse_http_options(merged)})
     return config
+
+
+def _builder_arguments(pairs: Sequence[str]) -> dict[str, str]:
+    """`key=value` words as a builder's `args` (values stay strings, as Ray passes them)."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"builder argument {pair!r} must look like key=value")
+        found[key] = value
+    return found
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .build import build_config, render_yaml
+
+    sys.path.insert(0, str(Path(args.app_dir).resolve()))
+    try:
+        text = render_yaml(build_config(args.import_paths))
+    except (ImportError, AttributeError, TypeError, ValueError) as err:
+        print(f"reference-serve build: error: {err}", file=sys.stderr)
+        return 2
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     if args.command == "exec":
         return run_script(args.script, args.args, module=args.module)
+    if args.command == "build":
+        return _build(args)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     sys.path.insert(0, str(Path(args.app_dir).resolve()))
     stop = threading.Event()

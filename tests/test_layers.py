@@ -45,6 +45,7 @@ REFERENCE_LAYERS = {
         "ray_alias",
         "ray_stub",
         "cli",
+        "build",
         "script_runner",
         "ignored_names",
         "__init__",

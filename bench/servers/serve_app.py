@@ -116,7 +116,7 @@ def _start() -> tuple[str, int, dict[str, float]]:
         import ray.serve._private.client as client
 
         client.CLIENT_POLLING_INTERVAL_S = 0.05  # serve.run polls the controller faster
-        ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False, _node_ip_address=host)  # on loopback
+        ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)
         t_init = time.perf_counter()
         serve.start(http_options={"host": host, "port": ARGS.port})
         port = ARGS.port

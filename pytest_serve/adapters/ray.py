@@ -35,9 +35,10 @@ INIT_ATTEMPTS = 2
 # tried again. The GCS alone may take GCS_WAIT_S.
 DEADLINE_ENV_VAR = "PYTEST_SERVE_RAY_START_TIMEOUT_S"
 DEADLINE_S = 240.0
-# A private Ray binds to loopback only: its node address (GCS, raylet, agents, actors)
-# and Ray's choice of 127.0.0.1 for a one-node cluster (docs/cluster.md lists what is left).
-LOOPBACK = "127.0.0.1"
+# Read by Ray when it is imported: a one-node Ray then takes 127.0.0.1 as its node address,
+# which every listener of it follows (GCS, raylet, agents, workers; docs/cluster.md names
+# the one that does not). `ray.init(_node_ip_address=...)` alone would not do it: Ray
+# resolves a loopback value back to the machine's address.
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
@@ -113,8 +114,6 @@ class RayAdapter(Adapter):
                             include_dashboard=False,
                             log_to_driver=False,
                             runtime_env=runtime_env,
-                            # On loopback, so nothing of this Ray is reachable from outside.
-                            _node_ip_address=LOOPBACK,
                         ),
                         hint=f", or allow longer with ${DEADLINE_ENV_VAR}",
                     )

@@ -11,8 +11,11 @@ import ipaddress
 
 import pytest
 
+from reference_impl.ray_alias import real_ray_version
+
 psutil = pytest.importorskip("psutil")
-pytest.importorskip("ray")
+if real_ray_version() is None:  # `import ray` may be the reference's stand-in here
+    pytest.skip("Ray is not installed", allow_module_level=True)
 
 # What Ray 2.60 binds to all interfaces whatever it is told (docs/cluster.md): (process
 # name prefix, state, address prefix) → why.

@@ -33,6 +33,19 @@ def hello():
 
 
 app = hello.bind()
+
+
+@serve.deployment
+class Greeting:
+    def __init__(self, text):
+        self.text = text
+
+    def __call__(self):
+        return self.text
+
+
+def greeting(args):
+    return Greeting.bind(f"{args['word']}, {args['name']}")
 """
 
 CONFIG = """\
@@ -185,6 +198,45 @@ def test_run_import_path_with_port_zero(app_dir: Path, cli: list[Server]) -> Non
     assert httpx.get(f"{url}/", timeout=10).text == "hello from the CLI"
     assert server.stop(signal.SIGTERM) == 0
     assert server.stdout[-1] == "Stopped."
+
+
+def test_run_passes_key_value_arguments_to_a_builder(app_dir: Path, cli: list[Server]) -> None:
+    """`run cli_app:greeting word=Hi name=Ada` calls the builder with those args (strings), as
+    Ray's `serve run` does."""
+    server = Server(["cli_app:greeting", "word=Hi", "name=Ada", "--port", "0"], cwd=app_dir, log=app_dir / "e.log")
+    cli.append(server)
+    url = server.wait_for_url()
+    assert httpx.get(f"{url}/", timeout=10).text == "Hi, Ada"
+    assert server.stop(signal.SIGTERM) == 0
+
+
+def test_build_writes_the_config_ray_builds(app_dir: Path) -> None:
+    """`build cli_app:app -o FILE` writes Ray's instance defaults and the app, which `run`
+    then takes back (tests/ray_step compares it with Ray's own `serve build`)."""
+    import yaml
+
+    out = app_dir / "built.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "reference_impl", "build", "cli_app:app", "-o", str(out)],
+        cwd=app_dir,
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_S,
+    )
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# This file was generated using the `serve build` command on Ray v2.60.0.")
+    config = yaml.safe_load(text)
+    assert config["proxy_location"] == "EveryNode" and config["grpc_options"]["port"] == 9000
+    assert config["applications"] == [
+        {
+            "name": "app1",
+            "route_prefix": "/",
+            "import_path": "cli_app:app",
+            "runtime_env": {},
+            "deployments": [{"name": "hello"}],
+        }
+    ]
 
 
 def test_bad_config_exits_2_naming_the_field(app_dir: Path) -> None:
