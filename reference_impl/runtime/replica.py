@@ -386,43 +386,33 @@ class Replica:
     ) -> Any:
         """The method's result, copied as Ray's boundary copies it; what the method
         raised reaches the caller as Ray's `RayTaskError(<its type>)`."""
-        try:
-            return await self._call_method(call, name, args, kwargs, stream)
-        except Exception as err:
-            raise self._task_error(err) from None
-
-    async def _call_method(
-        self,
-        call: ReplicaCall,
-        name: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        stream: Channel[Any] | None,
-    ) -> Any:
         current_request.set(call.context)
         current_replica.set(self.context)
         current_user_object.set(self.instance)
-        if name == "__call__":
-            fn = self._call_target
-        else:
-            fn = getattr(self.instance, name, None) if self.instance is not None else None
-        if fn is None:
-            raise RayServeException(
-                f"Tried to call a method '{name}' that does not exist. Available methods: {self._methods()}."
-            )
-        result = fn(*args, **kwargs)
-        if stream is not None:
-            await stream_items(result, stream, name)
-            return None
-        if inspect.isgenerator(result) or inspect.isasyncgen(result):
-            result.close() if inspect.isgenerator(result) else await result.aclose()
-            raise TypeError(
-                f"Method '{name}' returned a generator. You must use "
-                "`handle.options(stream=True)` to call generators on a deployment."
-            )
-        if inspect.isawaitable(result):
-            result = await result
-        return copy_value(result)
+        try:
+            if name == "__call__":
+                fn = self._call_target
+            else:
+                fn = getattr(self.instance, name, None) if self.instance is not None else None
+            if fn is None:
+                raise RayServeException(
+                    f"Tried to call a method '{name}' that does not exist. Available methods: {self._methods()}."
+                )
+            result = fn(*args, **kwargs)
+            if stream is not None:
+                await stream_items(result, stream, name)
+                return None
+            if inspect.isgenerator(result) or inspect.isasyncgen(result):
+                result.close() if inspect.isgenerator(result) else await result.aclose()
+                raise TypeError(
+                    f"Method '{name}' returned a generator. You must use "
+                    "`handle.options(stream=True)` to call generators on a deployment."
+                )
+            if inspect.isawaitable(result):
+                result = await result
+            return copy_value(result)
+        except Exception as err:
+            raise self._task_error(err) from None
 
     def _methods(self) -> list[str]:
         """What Ray lists as a deployment's methods: its callable attributes not named `__x__`."""
