@@ -76,10 +76,10 @@ class InstanceManager:
             raise NotTestableError(reason)
         if self._running == config and adapter.alive():
             return adapter
-        self.stop()
+        self._running = None
         options = {**dict(config.http_options), "host": self.host, "port": 0}
         try:
-            adapter.start(options, dict(config.env))
+            adapter.restart(options, dict(config.env))
         except NotTestableError:
             raise
         except Exception as err:

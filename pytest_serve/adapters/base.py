@@ -72,6 +72,15 @@ class Adapter(ABC):
     def stop(self) -> None:
         """Stop the instance and everything it started. Must be safe to call twice."""
 
+    def restart(self, http_options: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        """Stop what runs (if anything) and start with these settings, as `start()`.
+
+        Override where part of a start can be kept when only some settings change (Ray:
+        the same environment keeps Ray itself, and only Serve restarts).
+        """
+        self.stop()
+        self.start(http_options, env)
+
     def alive(self) -> bool:
         """Whether the instance started by `start()` still runs; the plugin restarts it if not.
 

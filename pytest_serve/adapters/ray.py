@@ -73,6 +73,7 @@ class RayAdapter(Adapter):
                 f'--serve-impl=ray needs Ray Serve ({err}); install it with `pip install "pytest-serve[ray]"`.'
             ) from None
         self._url: str | None = None
+        self._ray_env: dict[str, str] | None = None  # the environment Ray was started with
 
     @property
     def serve(self) -> ModuleType:
@@ -99,6 +100,7 @@ class RayAdapter(Adapter):
         # restart has been seen to miss that twice in a row (the failed start is then
         # cleaned up by ray.shutdown): allow longer, and try a second time.
         init_env = {GCS_WAIT_ENV_VAR: os.environ.get(GCS_WAIT_ENV_VAR, str(GCS_WAIT_S)), **LOOPBACK_ENV, **env}
+        self._ray_env = dict(env)
         for attempt in range(1, INIT_ATTEMPTS + 1):
             try:
                 with patched_environ(init_env):
@@ -128,6 +130,9 @@ class RayAdapter(Adapter):
         _poll_faster()
 
     def start(self, http_options: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        self._start(http_options, env, keep_ray=False)
+
+    def _start(self, http_options: Mapping[str, Any], env: Mapping[str, str], *, keep_ray: bool) -> None:
         options = dict(http_options)
         reservation = None
         if not options.get("port"):
@@ -137,7 +142,8 @@ class RayAdapter(Adapter):
             reservation = _reserve_port(options.get("host", "127.0.0.1"))
             options["port"] = reservation.getsockname()[1]
         try:
-            self._init_ray(env)
+            if not keep_ray:
+                self._init_ray(env)
             with patched_environ(env):
                 within_deadline(
                     _deadline(),
@@ -153,6 +159,17 @@ class RayAdapter(Adapter):
         finally:
             if reservation is not None:
                 reservation.close()
+
+    def restart(self, http_options: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        """Only Serve restarts when the environment stays the same (its HTTP options are
+        fixed when Serve starts, not Ray): a Ray start costs ~10 s more."""
+        if self.starts_ray and self._ray.is_initialized() and self._ray_env == dict(env):
+            self._serve.shutdown()
+            self._url = None
+            self._start(http_options, env, keep_ray=True)
+        else:
+            self.stop()
+            self.start(http_options, env)
 
     def _wait_until_serving(self) -> None:
         """Until the proxy answers HTTP at all (its /-/healthz says 503 while no app runs)."""
@@ -219,6 +236,7 @@ class RayAdapter(Adapter):
             finally:
                 self._ray.shutdown()
         self._url = None
+        self._ray_env = None
 
     def alive(self) -> bool:
         return bool(self._ray.is_initialized())
