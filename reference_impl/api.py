@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from .config import (
     ControllerOptions,
     HTTPOptions,
@@ -78,8 +80,8 @@ def start(
     if unknown:
         raise TypeError(f"serve.start() got unexpected keyword argument(s) {sorted(unknown)}")
     options = parse_http_options(http_options)
-    _check_grpc_options(ignored.get("grpc_options"))
-    _check_controller_options(ignored.get("controller_options"))
+    _check_options(ignored.get("grpc_options"), gRPCOptions, "grpc_options")
+    _check_options(ignored.get("controller_options"), ControllerOptions, "controller_options")
     with _lock:
         if _instance is None:
             global_logging_config(logging_config)
@@ -120,7 +122,7 @@ def run(
     `external_scaler_enabled` (whether an outside scaler may set the replica count) and
     `controller_options` are accepted as Ray accepts them; one process has no scaler and
     no controller actor."""
-    _check_controller_options(controller_options)
+    _check_options(controller_options, ControllerOptions, "controller_options")
     if isinstance(target, Deployment):
         raise TypeError(f"serve.run() expects an Application; call `{target.name}.bind()` and pass that.")
     if not isinstance(target, Application):
@@ -192,7 +194,7 @@ def run_many(
 ) -> list[DeploymentHandle[Any]]:
     """Deploy each target, in order; their ingress handles. The reference deploys each
     app to RUNNING (or raises) whatever the two `wait_for_*` flags say."""
-    _check_controller_options(controller_options)
+    _check_options(controller_options, ControllerOptions, "controller_options")
     handles = [
         run(t.target, name=t.name, route_prefix=t.route_prefix, logging_config=t.logging_config) for t in targets
     ]
@@ -201,18 +203,12 @@ def run_many(
     return handles
 
 
-def _check_controller_options(options: ControllerOptions | Mapping[str, Any] | None) -> None:
-    if options is not None and not isinstance(options, ControllerOptions):
+def _check_options(options: Any, model: type[BaseModel], what: str) -> None:
+    """Validate `options` given as a dict or a `model` (pydantic's error names the field)."""
+    if options is not None and not isinstance(options, model):
         if not isinstance(options, Mapping):
-            raise TypeError(f"controller_options must be a dict or ControllerOptions, got {type(options).__name__}")
-        ControllerOptions(**options)
-
-
-def _check_grpc_options(options: Any) -> None:
-    if options is not None and not isinstance(options, gRPCOptions):
-        if not isinstance(options, Mapping):
-            raise TypeError(f"grpc_options must be a dict or gRPCOptions, got {type(options).__name__}")
-        gRPCOptions(**options)
+            raise TypeError(f"{what} must be a dict or {model.__name__}, got {type(options).__name__}")
+        model(**options)
 
 
 # NOTE: as Ray does (`atexit.register(shutdown, True)` in ray/_private/worker.py), a

@@ -61,25 +61,13 @@ def _dependencies_first(app: Application) -> list[Deployment]:
     order: list[Deployment] = []
 
     def visit(node: Application) -> None:
-        for value in (*node.args, *node.kwargs.values()):
-            for child in _bound(value):
-                visit(child)
+        for child in node.bound():
+            visit(child)
         if all(d.name != node.deployment.name for d in order):
             order.append(node.deployment)
 
     visit(app)
     return order
-
-
-def _bound(value: Any) -> list[Application]:
-    """The applications bound in one argument, without looking inside them."""
-    if isinstance(value, Application):
-        return [value]
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list | tuple | set | frozenset):
-        return [app for item in value for app in _bound(item)]
-    return []
 
 
 def _deployment(dep: Deployment) -> dict[str, Any]:

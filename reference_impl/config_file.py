@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import os
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -160,7 +160,7 @@ def apply_overrides(app: Application, overrides: list[DeploymentSchema], app_nam
     """Give each deployment of `app`'s graph the options its `deployments:` entry sets, on
     top of those in code (a deployment the graph does not have is an error, as on Ray)."""
     nodes: dict[str, list[Application]] = {}
-    for node in _walk(app):
+    for node in app.walk():
         nodes.setdefault(node.deployment.name, []).append(node)
     for override in overrides:
         if override.name not in nodes:
@@ -181,24 +181,3 @@ def _with_options(dep: Deployment, options: dict[str, Any]) -> Deployment:
     if share is not None:
         changed._options = replace(changed._options, rolling_update_percentage=share)
     return changed
-
-
-def _walk(app: Application, seen: set[int] | None = None) -> Iterator[Application]:
-    seen = set() if seen is None else seen
-    if id(app) in seen:
-        return
-    seen.add(id(app))
-    yield app
-    for value in (*app.args, *app.kwargs.values()):
-        yield from _walk_value(value, seen)
-
-
-def _walk_value(value: Any, seen: set[int]) -> Iterator[Application]:
-    if isinstance(value, Application):
-        yield from _walk(value, seen)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            yield from _walk_value(item, seen)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _walk_value(item, seen)

@@ -338,6 +338,32 @@ class Application:
     def __repr__(self) -> str:
         return f"Application({self.deployment.name!r})"
 
+    def bound(self) -> list[Application]:
+        """The applications bound into this one's arguments, in argument order, also inside
+        lists, tuples and dicts (where a deploy resolves them into handles)."""
+        found: list[Application] = []
+        pending: list[Any] = [*self.args, *self.kwargs.values()]
+        while pending:
+            value = pending.pop(0)
+            if isinstance(value, Application):
+                found.append(value)
+            elif isinstance(value, list | tuple):
+                pending[:0] = value
+            elif isinstance(value, dict):
+                pending[:0] = value.values()
+        return found
+
+    def walk(self) -> list[Application]:
+        """Every application of the graph below this one, itself included, each once."""
+        seen: dict[int, Application] = {}
+        pending = [self]
+        while pending:
+            node = pending.pop()
+            if id(node) not in seen:
+                seen[id(node)] = node
+                pending.extend(node.bound())
+        return list(seen.values())
+
 
 @overload
 def deployment(_target: Callable[..., Any]) -> Deployment: ...

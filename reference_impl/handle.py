@@ -251,11 +251,17 @@ class DeploymentResponse(Generic[T]):
         if self._replica is not None or any(isinstance(v, DeploymentResponse) for v in (*args, *kwargs.values())):
             return None
         try:
-            copied = self._copy_arguments(args, kwargs)
             slot = self._router.try_assign(self._options.multiplexed_model_id)
         except Exception:
             return None
-        return None if slot is None else self._submit(slot, *copied)
+        if slot is None:
+            return None  # no copy yet: `_execute` makes it once a slot frees
+        try:
+            copied = self._copy_arguments(args, kwargs)
+        except Exception:
+            self._router.release(slot)
+            return None
+        return self._submit(slot, *copied)
 
     def _copy_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The arguments as the replica gets them: copies, one argument at a time (as Ray
