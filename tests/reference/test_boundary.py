@@ -250,3 +250,10 @@ def test_max_constructor_retry_count_bounds_the_start_attempts(instance: ServeIn
 def test_unknown_method_lists_the_methods(values: Any) -> None:
     with pytest.raises(RayServeException, match=r"Available methods: \['call_through', 'echo', "):
         values.nope.remote().result(timeout_s=RESULT_S)
+
+
+def test_unpicklable_init_argument_fails_the_deploy_as_on_ray(instance: ServeInstance) -> None:
+    """Ray 2.60: `serve.run(D.bind(threading.Lock()))` raises TypeError "Could not serialize
+    the deployment init args: …" (measured); each replica gets its own copy otherwise."""
+    with pytest.raises(TypeError, match=r"^Could not serialize the deployment init args: .*'Values'"):
+        serve.run(Values.bind(threading.Lock()), name="locked", route_prefix=None)
