@@ -23,7 +23,7 @@ from .config import (
     parse_http_options,
     validate_route_prefix,
 )
-from .config_file import ServeConfig, apply_overrides, builder_args, load_config
+from .config_file import ServeConfig, apply_overrides, builder_args, env_vars, load_config, no_effect, start_options
 from .deployment import Application, Deployment
 from .exceptions import ServeNotRunningError
 from .handle import DeploymentHandle
@@ -304,16 +304,16 @@ def run_config(config: ServeConfig | str | Mapping[str, Any]) -> dict[str, Deplo
     their `deployments:` overrides, `args`, `logging_config` and `runtime_env.env_vars`."""
     if not isinstance(config, ServeConfig):
         config = load_config(config)
-    ignored = config.no_effect()
+    ignored = no_effect(config)
     if ignored:
         logger.warning("Serve config: accepted, with no effect in one process: %s", ", ".join(ignored))
     apps = []
     for entry in config.applications:
-        os.environ.update(entry.env_vars)  # before the app's module is imported, as on Ray
+        os.environ.update(env_vars(entry))  # before the app's module is imported, as on Ray
         app = build_application(entry.import_path, entry.args)
         apply_overrides(app, entry.deployments, entry.name)
         apps.append((entry, app))
-    start(config.http_options, logging_config=config.logging_config)
+    start(start_options(config), logging_config=config.logging_config)
     return {
         a.name: run(app, name=a.name, route_prefix=a.route_prefix, logging_config=a.logging_config) for a, app in apps
     }

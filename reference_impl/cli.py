@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import api, ray_alias
-from .config import ConfigError, parse_http_options
+from .config import ConfigError
 from .config_file import ServeConfig, load_config
 from .exceptions import ServeError
+from .schema import HTTPOptionsSchema
 from .script_runner import run_script
 
 __all__ = ["main"]
@@ -96,7 +97,7 @@ def _config_for(args: argparse.Namespace) -> ServeConfig:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if overrides:
         merged = config.http_options.model_dump(exclude_unset=True) | overrides
-        config = config.model_copy(update={"http_options": parse_http_options(merged)})
+        config = config.model_copy(update={"http_options": HTTPOptionsSchema.model_validate(merged)})
     return config
 
 

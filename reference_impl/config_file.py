@@ -7,115 +7,112 @@ user_config, max_ongoing_requests, …), `args` reach the builder (validated int
 pydantic model when it declares one), `runtime_env.env_vars` are set before the app is
 imported. Those that only matter on a cluster (gRPC port, the controller's options,
 `target_capacity`, tracing, autoscaling policies) are listed by `no_effect()`, which
-`run_config` logs once, by name: nothing is dropped without a word.
+`run_config` logs once, by name. Fields Ray's schema does not have, which Ray ignores,
+are ignored too and named in the log by `load_config`: nothing is dropped without a word.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import typing
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ValidationError
 
-from .config import (
-    ConfigError,
-    ControllerOptions,
-    HTTPOptions,
-    Location,
-    describe_error,
-    gRPCOptions,
-    validate_route_prefix,
-)
+from .config import ConfigError, HTTPOptions, ProxyLocation, describe_error, validate_route_prefix
 from .deployment import Application, Deployment
-from .schema import DeploymentSchema, LoggingConfig, TracingConfig, _check_import_path
+from .schema import DeploymentSchema, HTTPOptionsSchema, ServeApplicationSchema, ServeDeploySchema
 
-__all__ = ["ApplicationConfig", "ServeConfig", "apply_overrides", "builder_args", "load_config"]
+__all__ = [
+    "ServeConfig",
+    "apply_overrides",
+    "builder_args",
+    "env_vars",
+    "load_config",
+    "no_effect",
+    "start_options",
+    "unknown_fields",
+]
 
-
-class ApplicationConfig(BaseModel):
-    """One entry of a config file's `applications` list (Ray's `ServeApplicationSchema`)."""
-
-    model_config = ConfigDict(defer_build=True, extra="forbid")
-
-    name: str = "default"
-    route_prefix: str | None = "/"
-    import_path: str
-    args: dict[str, Any] = Field(default_factory=dict)
-    runtime_env: dict[str, Any] = Field(default_factory=dict)
-    deployments: list[DeploymentSchema] = Field(default_factory=list)
-    logging_config: LoggingConfig | None = None
-    autoscaling_policy: dict[str, Any] | None = None
-    external_scaler_enabled: bool = False
-
-    @field_validator("route_prefix")
-    @classmethod
-    def _check_prefix(cls, value: str | None) -> str | None:
-        return validate_route_prefix(value)
-
-    @field_validator("import_path")
-    @classmethod
-    def _import_path(cls, value: str) -> str:
-        return _check_import_path(value)
-
-    @property
-    def env_vars(self) -> dict[str, str]:
-        return {str(k): str(v) for k, v in (self.runtime_env.get("env_vars") or {}).items()}
+logger = logging.getLogger("reference_impl")
 
 
-class ServeConfig(BaseModel):
-    """A whole config file (Ray's `ServeDeploySchema`), with the reference's `HTTPOptions`."""
+ServeConfig = ServeDeploySchema  # the one config model, Ray's
 
-    model_config = ConfigDict(defer_build=True, extra="forbid")
 
-    proxy_location: Location | None = None
-    http_options: HTTPOptions = Field(default_factory=HTTPOptions)
-    grpc_options: gRPCOptions | None = None
-    controller_options: ControllerOptions | None = None
-    logging_config: dict[str, Any] | None = None
-    tracing_config: TracingConfig | None = None
-    target_capacity: float | None = Field(default=None, ge=0, le=100)
-    applications: list[ApplicationConfig] = Field(default_factory=list)
-
-    @field_validator("applications")
-    @classmethod
-    def _unique(cls, apps: list[ApplicationConfig]) -> list[ApplicationConfig]:
-        names = [a.name for a in apps]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"application names must be unique; repeated: {dupes}")
-        prefixes = [a.route_prefix for a in apps if a.route_prefix is not None]
-        dupes = sorted({p for p in prefixes if prefixes.count(p) > 1})
-        if dupes:
-            raise ValueError(f"route prefixes must be unique; repeated: {dupes}")
-        return apps
-
-    def no_effect(self) -> list[str]:
-        """The fields set in the file that change nothing in one process, by name."""
-        found = [
-            f for f in ("grpc_options", "controller_options", "tracing_config", "target_capacity") if _set(self, f)
+def no_effect(config: ServeDeploySchema) -> list[str]:
+    """The fields set in the config that change nothing in one process, by name."""
+    found = [f for f in ("grpc_options", "controller_options", "tracing_config", "target_capacity") if _set(config, f)]
+    if config.proxy_location == ProxyLocation.Disabled:
+        found.append("proxy_location: Disabled (the reference always serves HTTP)")
+    for app in config.applications:
+        found += [
+            f"applications[{app.name}].{f}" for f in ("autoscaling_policy", "external_scaler_enabled") if _set(app, f)
         ]
-        for app in self.applications:
-            found += [
-                f"applications[{app.name}].{f}"
-                for f in ("autoscaling_policy", "external_scaler_enabled")
-                if _set(app, f)
-            ]
-            extra_env = sorted(set(app.runtime_env) - {"env_vars"})
-            found += [f"applications[{app.name}].runtime_env.{key}" for key in extra_env]
-        return found
+        extra_env = sorted(set(app.runtime_env) - {"env_vars"})
+        found += [f"applications[{app.name}].runtime_env.{key}" for key in extra_env]
+    return found
+
+
+def env_vars(app: ServeApplicationSchema) -> dict[str, str]:
+    """An application's `runtime_env.env_vars`, which one process can set (before import)."""
+    return {str(k): str(v) for k, v in (app.runtime_env.get("env_vars") or {}).items()}
 
 
 def _set(model: BaseModel, field: str) -> bool:
     return field in model.model_fields_set and getattr(model, field) not in (None, False)
 
 
-def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeConfig:
-    """Read and validate a Serve config file (YAML or JSON path) or an equivalent dict."""
+def unknown_fields(data: Any, model: type[BaseModel] = ServeDeploySchema, where: str = "") -> list[str]:
+    """The keys of `data` that `model` (and the models nested in it) has no field for: Ray's
+    config models ignore them, so they are named rather than lost without a word."""
+    if not isinstance(data, Mapping):
+        return []
+    found: list[str] = []
+    fields = dict(model.model_fields)
+    if model is HTTPOptionsSchema:  # the reference's own HTTP options act here
+        fields |= HTTPOptions.model_fields
+    aliases = {f.alias: name for name, f in fields.items() if f.alias}
+    for key, value in data.items():
+        name = aliases.get(key, key)
+        label = f"{where}.{key}" if where else str(key)
+        if name not in fields:
+            found.append(label)
+            continue
+        nested = _model_of(fields[name].annotation)
+        if nested is None:
+            continue
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                found += unknown_fields(item, nested, _item_label(label, item, i))
+        else:
+            found += unknown_fields(value, nested, label)
+    return found
+
+
+def _item_label(label: str, item: Any, index: int) -> str:
+    name = item.get("name") if isinstance(item, Mapping) else None
+    return f"{label}[{name if name is not None else index}]"
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field holds (directly, optionally or as a list of them)."""
+    candidates = [annotation, *typing.get_args(annotation)]
+    for candidate in candidates:
+        for inner in [candidate, *typing.get_args(candidate)]:
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return None
+
+
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeDeploySchema:
+    """Read and validate a Serve config file (YAML or JSON path) or an equivalent dict, as
+    Ray's `ServeDeploySchema`; the fields Ray ignores are logged, by name."""
     if isinstance(source, Mapping):
         data: Any = dict(source)
         what = "Serve config"
@@ -133,9 +130,50 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> ServeConf
     if not isinstance(data, Mapping):
         raise ConfigError(f"{what} must be a mapping with 'http_options' and 'applications', got {type(data).__name__}")
     try:
-        return ServeConfig(**data)
+        config = ServeDeploySchema.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(describe_error(err, what, ServeConfig)) from None
+        raise ConfigError(describe_error(err, what, ServeDeploySchema)) from None
+    _check_as_deploy_does(config, what)
+    unknown = unknown_fields(data)
+    if unknown:
+        logger.warning(
+            "%s: fields Ray's config schema does not have, ignored as Ray ignores them: %s", what, ", ".join(unknown)
+        )
+    return config
+
+
+class _Served(BaseModel):
+    route_prefix: Annotated[str | None, AfterValidator(validate_route_prefix)]
+
+
+class _Deploy(BaseModel):
+    """What Ray checks when it deploys a config, not when it parses one: HTTP options the
+    proxy can start with, route prefixes it can serve. Checked here up front, so a bad file
+    fails before anything starts, naming the field."""
+
+    http_options: HTTPOptions
+    applications: list[_Served]
+
+
+def _check_as_deploy_does(config: ServeDeploySchema, what: str) -> None:
+    try:
+        _Deploy(
+            http_options=_http_fields(config),
+            applications=[{"route_prefix": app.route_prefix} for app in config.applications],
+        )
+    except ValidationError as err:
+        raise ConfigError(describe_error(err, what, _Deploy)) from None
+
+
+def _http_fields(config: ServeDeploySchema) -> dict[str, Any]:
+    given = config.http_options.model_dump(exclude_unset=True)
+    return {k: v for k, v in given.items() if k in HTTPOptions.model_fields}
+
+
+def start_options(config: ServeDeploySchema) -> HTTPOptions:
+    """The reference's `HTTPOptions` from the file's `http_options`: the fields it sets
+    (the reference binds loopback unless told otherwise); keys Ray ignores are left out."""
+    return HTTPOptions(**_http_fields(config))
 
 
 def builder_args(builder: Any, args: Mapping[str, Any]) -> Any:

@@ -457,9 +457,10 @@ class ServeApplicationSchema(BaseModel):
 
 
 class HTTPOptionsSchema(BaseModel):
-    """`http_options` of a config file, with Ray 2.60's defaults (keep-alive 90 s)."""
+    """`http_options` of a config file, with Ray 2.60's defaults (keep-alive 90 s). Other
+    keys are kept (Ray ignores them): the reference's own HTTP options are among them."""
 
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     host: str = "0.0.0.0"
     port: int = 8000

@@ -21,7 +21,7 @@ import pytest
 
 from reference_impl import api, serve
 from reference_impl.config import ConfigError
-from reference_impl.config_file import load_config
+from reference_impl.config_file import load_config, no_effect
 
 APP = """
 from pydantic import BaseModel
@@ -165,6 +165,6 @@ def test_serve_build_output_loads(module: str) -> None:
         ],
     }
     config = load_config(built)
-    assert config.no_effect() == ["grpc_options"]
+    assert no_effect(config) == ["grpc_options"]
     api.run_config(config)
     assert _get()["replicas"] == 1

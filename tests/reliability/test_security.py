@@ -21,7 +21,7 @@ from starlette.responses import StreamingResponse
 
 from reference_impl import serve
 from reference_impl.config import HTTPOptions
-from reference_impl.config_file import load_config
+from reference_impl.config_file import load_config, start_options
 from reference_impl.instance import ServeInstance
 
 from .rawhttp import exchange, parse, request
@@ -38,7 +38,7 @@ def test_default_bind_is_loopback_only(instance: ServeInstance) -> None:
     """Without a host, http_options, config files and the plugin all use 127.0.0.1, and the
     socket really listens on 127.0.0.1 only (not 0.0.0.0 or ::)."""
     assert HTTPOptions().host == "127.0.0.1"
-    assert load_config({"applications": []}).http_options.host == "127.0.0.1"
+    assert start_options(load_config({"applications": []})).host == "127.0.0.1"  # Ray's schema says 0.0.0.0
     from pytest_serve.manager import InstanceManager
 
     assert InstanceManager("reference").host == "127.0.0.1"
