@@ -23,7 +23,17 @@ from .config import (
     parse_http_options,
     validate_route_prefix,
 )
-from .config_file import ServeConfig, apply_overrides, builder_args, env_vars, load_config, no_effect, start_options
+from .config_file import (
+    ServeConfig,
+    apply_overrides,
+    builder_args,
+    code_version,
+    env_vars,
+    load_config,
+    no_effect,
+    overridden_deployments,
+    start_options,
+)
 from .deployment import Application, Deployment
 from .exceptions import ServeNotRunningError
 from .handle import DeploymentHandle
@@ -33,6 +43,7 @@ from .schema import (
     DeploymentStatusOverview,
     ProxyStatus,
     ReplicaState,
+    ServeApplicationSchema,
     ServeStatus,
     deployment_logging_config,
     global_logging_config,
@@ -129,6 +140,20 @@ def run(
         raise TypeError(f"serve.run() expects an Application returned by Deployment.bind(), got {target!r}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"Invalid application name {name!r}: must be a non-empty string.")
+    handle = _deploy(target, name, route_prefix, logging_config)
+    if blocking:
+        _block_until_interrupted()
+    return handle
+
+
+def _deploy(
+    target: Application,
+    name: str,
+    route_prefix: str | None,
+    logging_config: Any,
+    config: ServeApplicationSchema | None = None,
+    code: Mapping[str, Deployment] | None = None,
+) -> DeploymentHandle[Any]:
     validate_route_prefix(route_prefix)
     if logging_config:
         # Ray applies it to each deployment without its own, checking it as theirs.
@@ -137,10 +162,7 @@ def run(
         if _instance is None:
             start()
         _deployed_at[name] = time.time()
-        handle = _require().deploy(target, name, route_prefix)
-    if blocking:
-        _block_until_interrupted()
-    return handle
+        return _require().deploy(target, name, route_prefix, config=config, code=code)
 
 
 def _block_until_interrupted() -> None:
@@ -300,20 +322,38 @@ def build_application(import_path: str, args: Mapping[str, Any]) -> Application:
 
 
 def run_config(config: ServeConfig | str | Mapping[str, Any]) -> dict[str, DeploymentHandle[Any]]:
-    """Start with the config's http_options and deploy each of its applications, with
-    their `deployments:` overrides, `args`, `logging_config` and `runtime_env.env_vars`."""
+    """Deploy a config file declaratively, as Ray's `serve deploy` / `serve run config.yaml`:
+    start with its http_options, deploy each application with its `deployments:`
+    overrides, `args`, `logging_config` and `runtime_env.env_vars`, and delete the apps an
+    earlier config deployed that this one no longer lists. An app whose code version is
+    unchanged (import path, args, runtime_env) is updated in place (Ray's lightweight
+    update): its replicas stay, `reconfigure` gets a new `user_config`."""
     if not isinstance(config, ServeConfig):
         config = load_config(config)
     ignored = no_effect(config)
     if ignored:
         logger.warning("Serve config: accepted, with no effect in one process: %s", ", ".join(ignored))
-    apps = []
+    running = _instance.apps if _instance is not None else {}
+    in_place: list[tuple[ServeApplicationSchema, dict[str, Deployment]]] = []
+    rebuilt = []
     for entry in config.applications:
+        if config.logging_config and entry.logging_config is None:
+            entry = entry.model_copy(update={"logging_config": config.logging_config})
+        current = running.get(entry.name)
+        if current is not None and current.config is not None and code_version(current.config) == code_version(entry):
+            in_place.append((entry, overridden_deployments(current.code, entry.deployments, entry.name)))
+            continue
         os.environ.update(env_vars(entry))  # before the app's module is imported, as on Ray
         app = build_application(entry.import_path, entry.args)
-        apply_overrides(app, entry.deployments, entry.name)
-        apps.append((entry, app))
+        code = apply_overrides(app, entry.deployments, entry.name)
+        rebuilt.append((entry, app, code))
     start(start_options(config), logging_config=config.logging_config)
-    return {
-        a.name: run(app, name=a.name, route_prefix=a.route_prefix, logging_config=a.logging_config) for a, app in apps
-    }
+    instance = _require()
+    listed = {entry.name for entry in config.applications}
+    for name in [n for n, a in list(instance.apps.items()) if a.config is not None and n not in listed]:
+        delete(name)
+    for entry, deployments in in_place:
+        instance.update_in_place(entry.name, entry, deployments)
+    for entry, app, code in rebuilt:
+        _deploy(app, entry.name, entry.route_prefix, entry.logging_config, config=entry, code=code)
+    return {entry.name: instance.handle(entry.name) for entry in config.applications}

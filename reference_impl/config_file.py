@@ -13,7 +13,9 @@ are ignored too and named in the log by `load_config`: nothing is dropped withou
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import logging
 import os
 import typing
@@ -32,9 +34,11 @@ __all__ = [
     "ServeConfig",
     "apply_overrides",
     "builder_args",
+    "code_version",
     "env_vars",
     "load_config",
     "no_effect",
+    "overridden_deployments",
     "start_options",
     "unknown_fields",
 ]
@@ -176,6 +180,30 @@ def start_options(config: ServeDeploySchema) -> HTTPOptions:
     return HTTPOptions(**_http_fields(config))
 
 
+def code_version(app: ServeApplicationSchema) -> str:
+    """What Ray hashes as an application's code version: a redeploy that keeps it updates
+    the running replicas in place instead of rebuilding the app."""
+    deployments = app.deployments
+    encoded = json.dumps(
+        {
+            "import_path": app.import_path,
+            "runtime_env": app.runtime_env,
+            "args": app.args,
+            "autoscaling_policy": app.autoscaling_policy,
+            "deployment_autoscaling_policies": [
+                d.autoscaling_config.get("policy") for d in deployments if isinstance(d.autoscaling_config, dict)
+            ],
+            "request_router_configs": [
+                d.request_router_config for d in deployments if isinstance(d.request_router_config, dict)
+            ],
+            "deployment_actors": [d.deployment_actors for d in deployments if isinstance(d.deployment_actors, list)],
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
 def builder_args(builder: Any, args: Mapping[str, Any]) -> Any:
     """The `args` a builder gets: as a dict, or validated into the pydantic model its first
     parameter is annotated with (as Ray does; a bad value raises pydantic's error)."""
@@ -194,21 +222,35 @@ def builder_args(builder: Any, args: Mapping[str, Any]) -> Any:
     return dict(args)
 
 
-def apply_overrides(app: Application, overrides: list[DeploymentSchema], app_name: str) -> None:
+def apply_overrides(app: Application, overrides: list[DeploymentSchema], app_name: str) -> dict[str, Deployment]:
     """Give each deployment of `app`'s graph the options its `deployments:` entry sets, on
-    top of those in code (a deployment the graph does not have is an error, as on Ray)."""
+    top of those in code (a deployment the graph does not have is an error, as on Ray).
+    Returns the deployments as the code defines them, by name."""
     nodes: dict[str, list[Application]] = {}
     for node in app.walk():
         nodes.setdefault(node.deployment.name, []).append(node)
+    code = {name: found[0].deployment for name, found in nodes.items()}
+    overridden = overridden_deployments(code, overrides, app_name)
+    for name, found in nodes.items():
+        for node in found:
+            node.deployment = overridden[name]
+    return code
+
+
+def overridden_deployments(
+    code: Mapping[str, Deployment], overrides: list[DeploymentSchema], app_name: str
+) -> dict[str, Deployment]:
+    """Each deployment with the options of its `deployments:` entry on top of the code's."""
+    found = dict(code)
     for override in overrides:
-        if override.name not in nodes:
+        if override.name not in code:
             raise ConfigError(
                 f"Got config override for nonexistent deployment '{override.name}' in application "
-                f"'{app_name}'; its deployments: {sorted(nodes)}"
+                f"'{app_name}'; its deployments: {sorted(code)}"
             )
         options = override.model_dump(exclude_unset=True, exclude={"name"})
-        for node in nodes[override.name]:
-            node.deployment = _with_options(node.deployment, options)
+        found[override.name] = _with_options(code[override.name], options)
+    return found
 
 
 def _with_options(dep: Deployment, options: dict[str, Any]) -> Deployment:

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from .runtime.proxy import Endpoint, Proxy
 from .runtime.replica import Replica
 from .runtime.route_table import RouteTable
 from .runtime.router import Router
-from .schema import ApplicationStatus, DeploymentStatus, DeploymentStatusTrigger
+from .schema import ApplicationStatus, DeploymentStatus, DeploymentStatusTrigger, ServeApplicationSchema
 from .serialization import copy_value
 
 __all__ = ["RunningApp", "RunningDeployment", "ServeInstance"]
@@ -68,6 +68,10 @@ class RunningApp:
     deployments: dict[str, RunningDeployment] = field(default_factory=dict)
     status: ApplicationStatus = ApplicationStatus.RUNNING
     message: str = ""
+    # Deployed from a config file: its entry (Ray's `deployed_app_config`), and each
+    # deployment as the code defines it, before the entry's `deployments:` overrides.
+    config: ServeApplicationSchema | None = None
+    code: dict[str, Deployment] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[str]:
@@ -145,7 +149,14 @@ class ServeInstance:
 
     # -- deploying -------------------------------------------------------------------
 
-    def deploy(self, app: Application, name: str, route_prefix: str | None) -> DeploymentHandle[Any]:
+    def deploy(
+        self,
+        app: Application,
+        name: str,
+        route_prefix: str | None,
+        config: ServeApplicationSchema | None = None,
+        code: Mapping[str, Deployment] | None = None,
+    ) -> DeploymentHandle[Any]:
         _check_one_ingress(app, name)
         with self._lock:
             owner = self._prefix_owner(route_prefix)
@@ -154,7 +165,7 @@ class ServeInstance:
                     f'Prefix {route_prefix} is being used by application "{owner}". '
                     f'Failed to deploy application "{name}".'
                 )
-            new = RunningApp(name, route_prefix, app.deployment.name)
+            new = RunningApp(name, route_prefix, app.deployment.name, config=config, code=dict(code or {}))
             try:
                 self._start_graph(app, new, {})
             except BaseException:
@@ -172,6 +183,59 @@ class ServeInstance:
         if old is not None:
             old.stop()
         return self.handle(name, new.ingress)
+
+    def update_in_place(self, name: str, config: ServeApplicationSchema, deployments: Mapping[str, Deployment]) -> None:
+        """A config redeploy whose code is unchanged, as Ray's lightweight update: each
+        deployment keeps its replicas, which get a changed `user_config` through
+        `reconfigure`; limits change in the router; the replica count scales. A change
+        of `ray_actor_options` or placement replaces that deployment's replicas only."""
+        app = self.apps[name]
+        for dep_name, new in deployments.items():
+            self._update_deployment(app.deployments[dep_name], new)
+        with self._lock:
+            prefix = config.route_prefix
+            if prefix != app.route_prefix:
+                owner = self._prefix_owner(prefix)
+                if owner is not None:
+                    raise ServeError(
+                        f'Prefix {prefix} is being used by application "{owner}". Failed to deploy application "{name}".'
+                    )
+                if app.route_prefix is not None:
+                    self._routes.remove(app.route_prefix)
+                if prefix is not None:
+                    self._routes.set(prefix, Endpoint(name, app.deployments[app.ingress].router))
+                app.route_prefix = prefix
+            app.config = config
+
+    def _update_deployment(self, running: RunningDeployment, new: Deployment) -> None:
+        old, opts = running.deployment.options_, new.options_
+        replicas = list(running.replicas)
+        if _restart_options(old) != _restart_options(opts):
+            self._add_replicas(running, [functools.partial(r.successor, new) for r in replicas])
+            retire_replicas(running, replicas)
+        else:
+            for replica in replicas:
+                if opts.user_config != old.user_config:
+                    replica.apply_user_config(opts.user_config, REPLICA_START_TIMEOUT_S)
+                replica.deployment = new
+            running.router.resize(opts.max_ongoing_requests, opts.max_queued_requests)
+        running.deployment = new
+        replicas = list(running.replicas)
+        if len(replicas) > opts.num_replicas:
+            retire_replicas(running, replicas[opts.num_replicas :])
+        elif replicas and len(replicas) < opts.num_replicas:
+            top = max(r.index for r in replicas)
+            first = replicas[0]
+            added = [functools.partial(first.successor, new, top + 1 + i) for i in range(opts.num_replicas - len(replicas))]
+            self._add_replicas(running, added)
+
+    def _add_replicas(self, running: RunningDeployment, makers: Sequence[Callable[[], Replica]]) -> None:
+        for make in makers:
+            started = _start_replica(make, _attempts(running.deployment))
+            with self._lock:
+                running.replicas.append(started)
+                running.router.add(started)
+                self._health.watch(started)
 
     def _failed_deploy(self, new: RunningApp, old: RunningApp | None) -> DeploymentStartError:
         """Keep the app as Ray does after a failed deploy, in status DEPLOY_FAILED.
@@ -366,6 +430,15 @@ def _replace_applications(value: Any, replace: Callable[[Application], Any]) -> 
     if isinstance(value, dict):
         return {k: _replace_applications(v, replace) for k, v in value.items()}
     return value
+
+
+def _restart_options(options: Any) -> list[Any]:
+    """The options whose change makes Ray restart a deployment's replicas (its actor's
+    resources and placement); the others change on the running replicas."""
+    return [options.ignored.get(key) for key in _RESTART_OPTIONS]
+
+
+_RESTART_OPTIONS = ("ray_actor_options", "placement_group_bundles", "placement_group_strategy", "max_replicas_per_node")
 
 
 def _check_init_args(dep: Deployment, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

@@ -256,10 +256,22 @@ class Replica:
         if self.has_health_check:  # Ray's initial health check: failing it fails the start
             await asyncio.wait_for(self._check_health(), self.deployment.options_.health_check_timeout_s)
 
-    def successor(self) -> Replica:
-        """A new, unstarted replica in this one's place (same index and arguments)."""
+    def successor(self, deployment: Deployment | None = None, index: int | None = None) -> Replica:
+        """A new, unstarted replica in this one's place (same index and arguments), or of
+        the same deployment with other options or at another index."""
         args, kwargs = self._init
-        return Replica(self.deployment, self.app_name, self.index, args, kwargs, self.context.world_size)
+        return Replica(
+            deployment or self.deployment,
+            self.app_name,
+            self.index if index is None else index,
+            args,
+            kwargs,
+            self.context.world_size,
+        )
+
+    def apply_user_config(self, user_config: Any, timeout: float) -> None:
+        """A `user_config` change reaching the running replica (Ray's in-place update)."""
+        self._thread.run(self.reconfigure(user_config), timeout)
 
     @property
     def has_health_check(self) -> bool:

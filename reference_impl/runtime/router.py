@@ -78,6 +78,18 @@ class Router(Generic[S]):
         for _ in range(self._max_ongoing):
             self.release(replica)
 
+    def resize(self, max_ongoing: int, max_queued: int) -> None:
+        """New per-replica and queue limits, in place; freed slots go to waiting requests."""
+        with self._lock:
+            grown = max(max_ongoing - self._max_ongoing, 0)
+            self._max_ongoing, self._max_queued = max_ongoing, max_queued
+            replicas = list(self._replicas)
+            for replica in replicas:
+                replica.ongoing += grown  # held, then handed over below as in add()
+        for replica in replicas:
+            for _ in range(grown):
+                self.release(replica)
+
     def remove(self, replica: S) -> None:
         """Route no new request to `replica`; those it runs finish there."""
         with self._lock:

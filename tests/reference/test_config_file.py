@@ -168,3 +168,125 @@ def test_serve_build_output_loads(module: str) -> None:
     assert no_effect(config) == ["grpc_options"]
     api.run_config(config)
     assert _get()["replicas"] == 1
+
+
+# -- redeploys: as Ray's declarative config updates ---------------------------------------------
+
+REDEPLOY_APP = """
+import itertools
+from reference_impl import serve
+
+inits = itertools.count(1)
+
+
+@serve.deployment
+class Model:
+    def __init__(self):
+        self.init, self.config, self.reconfigures = next(inits), None, 0
+
+    def reconfigure(self, config):
+        self.config, self.reconfigures = config, self.reconfigures + 1
+
+    def __call__(self):
+        return {
+            "replica": serve.get_replica_context().replica_id.unique_id,
+            "init": self.init,
+            "config": self.config,
+            "reconfigures": self.reconfigures,
+        }
+
+
+def build(args):
+    return Model.bind()
+
+
+app = Model.bind()
+"""
+
+
+@pytest.fixture
+def redeploy_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    name = f"cfg_redeploy_{os.getpid()}_{id(tmp_path)}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(REDEPLOY_APP), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def _model_config(module: str, *, args: dict[str, Any] | None = None, **model: Any) -> dict[str, Any]:
+    app: dict[str, Any] = {"name": "m", "route_prefix": "/m", "import_path": f"{module}:build"}
+    if args is not None:
+        app["args"] = args
+    app["deployments"] = [{"name": "Model", "num_replicas": 1, "user_config": {"a": 1}, **model}]
+    return {"http_options": {"port": 0}, "applications": [app]}
+
+
+def _replicas(path: str = "/m", calls: int = 4) -> dict[str, Any]:
+    """The answers of the replicas a few calls reach, by replica ID."""
+    return {answer["replica"]: answer for answer in (_get(path) for _ in range(calls))}
+
+
+def test_user_config_change_reconfigures_the_running_replica(redeploy_module: str) -> None:
+    """Only `user_config` changed: the same replica (no new `__init__`) gets `reconfigure`."""
+    api.run_config(_model_config(redeploy_module))
+    (before,) = _replicas().values()
+    api.run_config(_model_config(redeploy_module, user_config={"a": 2}))
+    (after,) = _replicas().values()
+    assert (after["replica"], after["init"]) == (before["replica"], before["init"])
+    assert (after["config"], after["reconfigures"]) == ({"a": 2}, 2)
+
+
+def test_num_replicas_change_keeps_the_running_replica(redeploy_module: str) -> None:
+    """Scaling 1 -> 2 adds a replica beside the running one (which keeps serving); 2 -> 1
+    stops one."""
+    api.run_config(_model_config(redeploy_module))
+    (before,) = _replicas().values()
+    api.run_config(_model_config(redeploy_module, num_replicas=2))
+    assert _replica_states() == {"RUNNING": 2}
+    assert _replicas()[before["replica"]]["init"] == before["init"]
+    api.run_config(_model_config(redeploy_module, num_replicas=1))
+    assert _replica_states() == {"RUNNING": 1}
+
+
+def _replica_states() -> dict[str, int]:
+    return dict(serve.status().applications["m"].deployments["Model"].replica_states)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"args": {"v": "2"}}, {"ray_actor_options": {"num_cpus": 0.2}}],
+    ids=["args", "ray_actor_options"],
+)
+def test_code_or_resource_change_replaces_the_replica(redeploy_module: str, change: dict[str, Any]) -> None:
+    """New builder `args` (a new code version) or new `ray_actor_options` (a new actor):
+    the replica is replaced by one that ran `__init__`."""
+    api.run_config(_model_config(redeploy_module, args={"v": "1"}, ray_actor_options={"num_cpus": 0.1}))
+    (before,) = _replicas().values()
+    changed = {"args": {"v": "1"}, "ray_actor_options": {"num_cpus": 0.1}} | change
+    api.run_config(_model_config(redeploy_module, **changed))
+    (after,) = _replicas().values()
+    assert after["replica"] != before["replica"] and after["init"] > before["init"]
+    assert (after["config"], after["reconfigures"]) == ({"a": 1}, 1)
+
+
+def test_route_prefix_change_moves_the_app_in_place(redeploy_module: str) -> None:
+    api.run_config(_model_config(redeploy_module))
+    (before,) = _replicas()
+    config = _model_config(redeploy_module)
+    config["applications"][0]["route_prefix"] = "/moved"
+    api.run_config(config)
+    assert list(_replicas("/moved")) == [before]
+    instance = api.running_instance()
+    assert instance is not None
+    assert httpx.get(instance.url + "/m", timeout=10).status_code == 404
+
+
+def test_apps_a_config_no_longer_lists_are_deleted(redeploy_module: str) -> None:
+    """Declarative: a config app left out of the next config is deleted; an app deployed
+    from Python (`serve.run`) is not the config's to delete."""
+    two = _model_config(redeploy_module)
+    two["applications"].append({"name": "other", "route_prefix": "/other", "import_path": f"{redeploy_module}:app"})
+    api.run_config(two)
+    serve.run(sys.modules[redeploy_module].Model.bind(), name="py", route_prefix="/py")
+    api.run_config(_model_config(redeploy_module))
+    assert sorted(serve.status().applications) == ["m", "py"]
