@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import importlib
 import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,9 +254,13 @@ def get_deployment_handle(deployment_name: str, app_name: str | None = None) -> 
 
 
 # The one "node" of this process, named like a Ray node ID (56 hex digits).
-_NODE_ID = (uuid.uuid4().hex + uuid.uuid4().hex)[:56]
+NODE_ID = (uuid.uuid4().hex + uuid.uuid4().hex)[:56]
 # When each app's latest deploy began (Ray's `last_deployed_time_s`).
 _deployed_at: dict[str, float] = {}
+
+
+def last_deployed_time_s(name: str) -> float:
+    return _deployed_at.get(name, 0.0)
 
 
 def status() -> ServeStatus:
@@ -272,7 +277,7 @@ def status() -> ServeStatus:
         name: ApplicationStatusOverview(
             status=app.status,
             message=app.message,
-            last_deployed_time_s=_deployed_at.get(name, 0.0),
+            last_deployed_time_s=last_deployed_time_s(name),
             deployments={
                 dep_name: DeploymentStatusOverview(
                     status=dep.status,
@@ -285,7 +290,7 @@ def status() -> ServeStatus:
         )
         for name, app in list(instance.apps.items())
     }
-    return ServeStatus(proxies={_NODE_ID: ProxyStatus.HEALTHY}, applications=applications, target_capacity=None)
+    return ServeStatus(proxies={NODE_ID: ProxyStatus.HEALTHY}, applications=applications, target_capacity=None)
 
 
 def import_attr(path: str) -> Any:
@@ -321,39 +326,67 @@ def build_application(import_path: str, args: Mapping[str, Any]) -> Application:
     raise TypeError(f"import_path {import_path!r} names {target!r}, not an Application or builder")
 
 
-def run_config(config: ServeConfig | str | Mapping[str, Any]) -> dict[str, DeploymentHandle[Any]]:
+def run_config(
+    config: ServeConfig | str | Mapping[str, Any],
+    on_app_error: Callable[[str, BaseException], None] | None = None,
+) -> dict[str, DeploymentHandle[Any]]:
     """Deploy a config file declaratively, as Ray's `serve deploy` / `serve run config.yaml`:
     start with its http_options, deploy each application with its `deployments:`
     overrides, `args`, `logging_config` and `runtime_env.env_vars`, and delete the apps an
     earlier config deployed that this one no longer lists. An app whose code version is
     unchanged (import path, args, runtime_env) is updated in place (Ray's lightweight
-    update): its replicas stay, `reconfigure` gets a new `user_config`."""
+    update): its replicas stay, `reconfigure` gets a new `user_config`.
+
+    An app that fails raises, unless `on_app_error(name, error)` is given: then the other
+    apps deploy all the same (as Ray's controller applies each app on its own)."""
     if not isinstance(config, ServeConfig):
         config = load_config(config)
     ignored = no_effect(config)
     if ignored:
         logger.warning("Serve config: accepted, with no effect in one process: %s", ", ".join(ignored))
+
+    def attempt(name: str, step: Callable[[], object]) -> None:
+        if on_app_error is None:
+            step()
+            return
+        try:
+            step()
+        except Exception as err:
+            on_app_error(name, err)
+
     running = _instance.apps if _instance is not None else {}
-    in_place: list[tuple[ServeApplicationSchema, dict[str, Deployment]]] = []
-    rebuilt = []
-    for entry in config.applications:
-        if config.logging_config and entry.logging_config is None:
-            entry = entry.model_copy(update={"logging_config": config.logging_config})
+    entries = [_with_global_logging(entry, config) for entry in config.applications]
+    in_place: dict[str, dict[str, Deployment]] = {}
+    rebuilt: dict[str, tuple[Application, dict[str, Deployment]]] = {}
+
+    def prepare(entry: ServeApplicationSchema) -> None:
         current = running.get(entry.name)
         if current is not None and current.config is not None and code_version(current.config) == code_version(entry):
-            in_place.append((entry, overridden_deployments(current.code, entry.deployments, entry.name)))
-            continue
+            in_place[entry.name] = overridden_deployments(current.code, entry.deployments, entry.name)
+            return
         os.environ.update(env_vars(entry))  # before the app's module is imported, as on Ray
         app = build_application(entry.import_path, entry.args)
-        code = apply_overrides(app, entry.deployments, entry.name)
-        rebuilt.append((entry, app, code))
+        rebuilt[entry.name] = (app, apply_overrides(app, entry.deployments, entry.name))
+
+    for entry in entries:
+        attempt(entry.name, functools.partial(prepare, entry))
     start(start_options(config), logging_config=config.logging_config)
     instance = _require()
-    listed = {entry.name for entry in config.applications}
+    listed = {entry.name for entry in entries}
     for name in [n for n, a in list(instance.apps.items()) if a.config is not None and n not in listed]:
         delete(name)
-    for entry, deployments in in_place:
-        instance.update_in_place(entry.name, entry, deployments)
-    for entry, app, code in rebuilt:
-        _deploy(app, entry.name, entry.route_prefix, entry.logging_config, config=entry, code=code)
-    return {entry.name: instance.handle(entry.name) for entry in config.applications}
+    for entry in entries:
+        if entry.name in in_place:
+            attempt(entry.name, functools.partial(instance.update_in_place, entry.name, entry, in_place[entry.name]))
+        elif entry.name in rebuilt:
+            app, code = rebuilt[entry.name]
+            deploy = functools.partial(_deploy, app, entry.name, entry.route_prefix, entry.logging_config, entry, code)
+            attempt(entry.name, deploy)
+    return {e.name: instance.handle(e.name) for e in entries if e.name in instance.apps}
+
+
+def _with_global_logging(entry: ServeApplicationSchema, config: ServeConfig) -> ServeApplicationSchema:
+    """As Ray: an app without its own logging_config gets the config's global one."""
+    if config.logging_config and entry.logging_config is None:
+        return entry.model_copy(update={"logging_config": config.logging_config})
+    return entry

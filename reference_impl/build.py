@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
+from . import ray_yaml
 from .api import import_attr
 from .deployment import Application, Deployment, DeploymentOptions
 
@@ -82,9 +83,6 @@ def _deployment(dep: Deployment) -> dict[str, Any]:
 
 def render_yaml(config: dict[str, Any]) -> str:
     """The file as Ray writes it: its header line, then each top-level key apart."""
-    import yaml
-
-    blocks = [f"# This file was generated using the `serve build` command on Ray v{RAY_VERSION}.\n"]
-    for key, value in config.items():
-        blocks.append(yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False))
-    return "\n".join(blocks)
+    return f"# This file was generated using the `serve build` command on Ray v{RAY_VERSION}.\n\n" + ray_yaml.dump(
+        config
+    )

@@ -198,7 +198,8 @@ class ServeInstance:
                 owner = self._prefix_owner(prefix)
                 if owner is not None:
                     raise ServeError(
-                        f'Prefix {prefix} is being used by application "{owner}". Failed to deploy application "{name}".'
+                        f'Prefix {prefix} is being used by application "{owner}". '
+                        f'Failed to deploy application "{name}".'
                     )
                 if app.route_prefix is not None:
                     self._routes.remove(app.route_prefix)
@@ -226,7 +227,9 @@ class ServeInstance:
         elif replicas and len(replicas) < opts.num_replicas:
             top = max(r.index for r in replicas)
             first = replicas[0]
-            added = [functools.partial(first.successor, new, top + 1 + i) for i in range(opts.num_replicas - len(replicas))]
+            added = [
+                functools.partial(first.successor, new, top + 1 + i) for i in range(opts.num_replicas - len(replicas))
+            ]
             self._add_replicas(running, added)
 
     def _add_replicas(self, running: RunningDeployment, makers: Sequence[Callable[[], Replica]]) -> None:

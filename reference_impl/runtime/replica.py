@@ -15,6 +15,7 @@ import functools
 import inspect
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
@@ -209,7 +210,8 @@ class Replica:
         )
         self._init = (init_args, init_kwargs)
         self._thread = LoopThread(f"serve-replica:{self.id}")
-        self._actor_id = uuid.uuid4().hex  # as Ray names the replica's actor in errors
+        self.actor_id = uuid.uuid4().hex  # as Ray names the replica's actor in errors
+        self.start_time_s = 0.0
         self.loop = self._thread.loop
         self.instance: Any = None
         self.asgi_app: ASGIApp | None = None
@@ -221,6 +223,7 @@ class Replica:
 
     def start(self, timeout: float) -> None:
         """Construct the user's object on the replica's thread; raise what it raised."""
+        self.start_time_s = time.time()
         try:
             self._thread.run(self._start(), timeout)
         except BaseException as err:
@@ -449,7 +452,7 @@ class Replica:
             pid=os.getpid(),
             ip="127.0.0.1",
             actor_repr=f"<ray.serve._private.replica.ServeReplica:{app}:{deployment} object at {id(self):#x}>",
-            actor_id=self._actor_id,
+            actor_id=self.actor_id,
         )
         return error.as_instanceof_cause()
 
