@@ -63,10 +63,11 @@ GROUPS: dict[str, str] = {
     "DEP": "Deployment options as Ray checks and reports them",
     "LIF": "A replica's life: failed deploys, shutdown hooks, health checks",
     "VAL": "Values and errors across a handle call",
+    "CFG": "Serve config files (`serve deploy` / `serve run config.yaml`)",
 }
 
 _SECOND_TIER_GROUPS = frozenset(
-    {"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP", "BP", "HLT", "LIF", "DEP", "VAL"}
+    {"BAT", "MUX", "HDL", "CTX", "SCH", "MET", "ASG", "RID", "RDP", "BP", "HLT", "LIF", "DEP", "VAL", "CFG"}
 )
 
 
@@ -470,6 +471,22 @@ _CLAUSES = (
         "VAL-3",
         DOCUMENTED,
         'An exception a replica raises reaches the handle caller as `RayTaskError(<its type>)`: an instance of `ray.exceptions.RayTaskError` and of the original type, whose `cause` is the original exception and whose `str()` is the remote traceback headed `ray::…`, ending with the original\'s own line (`ValueError: boom`), so `match="^boom$"` does not match. Passed up through another deployment it keeps that type and cause; a streaming call raises it at the item where the generator failed.',
+    ),
+    # --- CFG ---
+    Clause(
+        "CFG-1",
+        DOCUMENTED,
+        "An application's `deployments:` entries in a config file override the options its code sets: `num_replicas: 2` runs two replicas (as `serve.status()` reports them) where the code says one, and a `user_config` override is what the replicas' `reconfigure` receives.",
+    ),
+    Clause(
+        "CFG-2",
+        DOCUMENTED,
+        'An application\'s `args` reach the builder its `import_path` names: validated into the pydantic model its first parameter is annotated with (the string `"2"` becomes the int 2), or as a plain dict when it has no such annotation.',
+    ),
+    Clause(
+        "CFG-3",
+        DOCUMENTED,
+        "Keys the config schema does not have (a top-level `note:`, a misspelt `num_replica:` in a deployment entry) are ignored, as Ray's forward-compatible schema ignores them: the file deploys, and the misspelt option has no effect.",
     ),
     # --- DEP ---
     Clause(
