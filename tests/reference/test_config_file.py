@@ -10,9 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import textwrap
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -74,12 +72,8 @@ def reads_env(args):
 
 
 @pytest.fixture
-def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    name = f"cfg_app_{os.getpid()}_{id(tmp_path)}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent(APP), encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield name
-    sys.modules.pop(name, None)
+def module(write_module: Callable[[str, str], str]) -> str:
+    return write_module("cfg_app", APP)
 
 
 def _config(module: str, **app: Any) -> dict[str, Any]:
@@ -205,12 +199,8 @@ app = Model.bind()
 
 
 @pytest.fixture
-def redeploy_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    name = f"cfg_redeploy_{os.getpid()}_{id(tmp_path)}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent(REDEPLOY_APP), encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield name
-    sys.modules.pop(name, None)
+def redeploy_module(write_module: Callable[[str, str], str]) -> str:
+    return write_module("cfg_redeploy", REDEPLOY_APP)
 
 
 def _model_config(module: str, *, args: dict[str, Any] | None = None, **model: Any) -> dict[str, Any]:

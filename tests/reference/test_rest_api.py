@@ -5,8 +5,6 @@ in the background, build failures as DEPLOY_FAILED, DELETE as a shutdown)."""
 from __future__ import annotations
 
 import os
-import sys
-import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,12 +39,8 @@ DEADLINE_S = 30.0
 
 
 @pytest.fixture
-def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    name = f"rest_app_{os.getpid()}_{id(tmp_path)}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent(APP), encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield name
-    sys.modules.pop(name, None)
+def module(write_module: Callable[[str, str], str]) -> str:
+    return write_module("rest_app", APP)
 
 
 @pytest.fixture
