@@ -361,7 +361,12 @@ def run_config(
 
     def prepare(entry: ServeApplicationSchema) -> None:
         current = running.get(entry.name)
-        if current is not None and current.config is not None and code_version(current.config) == code_version(entry):
+        if (
+            current is not None
+            and current.config is not None
+            and code_version(current.config) == code_version(entry)
+            and set(current.code) <= set(current.deployments)  # else rebuild (e.g. a renamed duplicate)
+        ):
             in_place[entry.name] = overridden_deployments(current.code, entry.deployments, entry.name)
             return
         os.environ.update(env_vars(entry))  # before the app's module is imported, as on Ray
