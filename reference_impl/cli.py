@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--route-prefix", default="/", help="route prefix for an import path target")
     run.add_argument("--name", default="default", help="application name for an import path target")
     run.add_argument("--app-dir", default=".", help="directory added to sys.path before importing (default .)")
-    _dashboard_flags(run)
+    _dashboard_flags(run, -1)  # as Ray's `serve run`, which starts no dashboard
     _alias_flag(run)
     start = sub.add_parser(
         "start",
@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--http-host", default=None, help="the proxy's bind address (default 127.0.0.1)")
     start.add_argument("--http-port", type=int, default=None, help="the proxy's port (default 8000; 0 = any free)")
-    _dashboard_flags(start)
+    _dashboard_flags(start, 8265)
     _alias_flag(start)
     deploy = sub.add_parser(
         "deploy",
@@ -108,13 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dashboard_flags(parser: argparse.ArgumentParser) -> None:
+def _dashboard_flags(parser: argparse.ArgumentParser, default_port: int) -> None:
     parser.add_argument("--dashboard-host", default="127.0.0.1", help="the REST API's bind address (default 127.0.0.1)")
     parser.add_argument(
         "--dashboard-port",
         type=int,
-        default=8265,
-        help="the REST API's port, as Ray's dashboard (default 8265; 0 = any free; -1 = no REST API)",
+        default=default_port,
+        help=f"the REST API's port (Ray's dashboard uses 8265; default {default_port}; 0 = any free; -1 = none)",
     )
 
 
