@@ -83,6 +83,5 @@ def _deployment(dep: Deployment) -> dict[str, Any]:
 
 def render_yaml(config: dict[str, Any]) -> str:
     """The file as Ray writes it: its header line, then each top-level key apart."""
-    return f"# This file was generated using the `serve build` command on Ray v{RAY_VERSION}.\n\n" + ray_yaml.dump(
-        config
-    )
+    header = f"# This file was generated using the `serve build` command on Ray v{RAY_VERSION}.\n\n"
+    return header + ray_yaml.dump(config)

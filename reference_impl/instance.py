@@ -19,7 +19,7 @@ from .exceptions import DeploymentStartError, DeploymentUnavailableError, RaySer
 from .handle import DeploymentHandle
 from .ingress import ingress_spec
 from .runtime.health import HealthMonitor
-from .runtime.http_server import HTTPServer
+from .runtime.http_server import start_server
 from .runtime.loops import LoopThread
 from .runtime.proxy import Endpoint, Proxy
 from .runtime.replica import Replica
@@ -128,12 +128,7 @@ class ServeInstance:
         self.apps: dict[str, RunningApp] = {}
         self._proxy_loop = LoopThread("serve-proxy")
         self._health = HealthMonitor(self._replace_unhealthy)
-        try:
-            self.server = HTTPServer(Proxy(self._routes, http_options), http_options, keep_alive, self._proxy_loop)
-            self.server.start()
-        except BaseException:
-            self._proxy_loop.stop()
-            raise
+        self.server = start_server(Proxy(self._routes, http_options), http_options, keep_alive, self._proxy_loop)
 
     @property
     def url(self) -> str:
@@ -159,12 +154,7 @@ class ServeInstance:
     ) -> DeploymentHandle[Any]:
         _check_one_ingress(app, name)
         with self._lock:
-            owner = self._prefix_owner(route_prefix)
-            if owner is not None and owner != name:
-                raise ServeError(
-                    f'Prefix {route_prefix} is being used by application "{owner}". '
-                    f'Failed to deploy application "{name}".'
-                )
+            self._check_prefix_free(route_prefix, name)
             new = RunningApp(name, route_prefix, app.deployment.name, config=config, code=dict(code or {}))
             try:
                 self._start_graph(app, new, {})
@@ -195,12 +185,7 @@ class ServeInstance:
         with self._lock:
             prefix = config.route_prefix
             if prefix != app.route_prefix:
-                owner = self._prefix_owner(prefix)
-                if owner is not None:
-                    raise ServeError(
-                        f'Prefix {prefix} is being used by application "{owner}". '
-                        f'Failed to deploy application "{name}".'
-                    )
+                self._check_prefix_free(prefix, name)
                 if app.route_prefix is not None:
                     self._routes.remove(app.route_prefix)
                 if prefix is not None:
@@ -318,6 +303,14 @@ class ServeInstance:
         if dep is None or replica not in dep.replicas:
             return None, None
         return app, dep
+
+    def _check_prefix_free(self, route_prefix: str | None, name: str) -> None:
+        """Ray's refusal of a prefix another application serves."""
+        owner = self._prefix_owner(route_prefix)
+        if owner is not None and owner != name:
+            raise ServeError(
+                f'Prefix {route_prefix} is being used by application "{owner}". Failed to deploy application "{name}".'
+            )
 
     def _prefix_owner(self, route_prefix: str | None) -> str | None:
         if route_prefix is None:

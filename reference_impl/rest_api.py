@@ -28,7 +28,7 @@ from . import api
 from .build import RAY_VERSION
 from .config import HTTPOptions, RequestRouterConfig
 from .instance import RunningApp, RunningDeployment
-from .runtime.http_server import HTTPServer
+from .runtime.http_server import start_server
 from .runtime.loops import LoopThread
 from .schema import ApplicationStatus, ServeApplicationSchema, ServeDeploySchema
 
@@ -59,12 +59,7 @@ class RestAPI:
                 Route(APPLICATIONS_PATH, self._delete, methods=["DELETE"]),
             ]
         )
-        try:
-            self._server = HTTPServer(app, HTTPOptions(host=host, port=port), 5, self._loop)
-            self._server.start()
-        except BaseException:
-            self._loop.stop()
-            raise
+        self._server = start_server(app, HTTPOptions(host=host, port=port), 5, self._loop)
 
     @property
     def url(self) -> str:

@@ -14,7 +14,7 @@ from ..exceptions import AddressUnavailableError
 from .head_limits import HeadLimits, head_limited_protocol
 from .loops import LoopThread
 
-__all__ = ["HTTPServer"]
+__all__ = ["HTTPServer", "start_server"]
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -115,3 +115,15 @@ class HTTPServer:
                 transport.abort()
         for server in self._server.servers:
             await server.wait_closed()
+
+
+def start_server(app: Any, options: HTTPOptions, keep_alive_s: int, loop: LoopThread) -> HTTPServer:
+    """An `HTTPServer` accepting connections on `loop`; if it cannot start, `loop` is
+    stopped too, so a failed start leaves no thread behind."""
+    try:
+        server = HTTPServer(app, options, keep_alive_s, loop)
+        server.start()
+    except BaseException:
+        loop.stop()
+        raise
+    return server
