@@ -195,8 +195,8 @@ def _client_command(args: argparse.Namespace) -> int:
                 )
             elif args.command == "status":
                 text = rest_client.render_status(client.details(), args.name)
-                if text is None:
-                    print(f'Application "{args.name}" does not exist.', file=sys.stderr)
+                if text is None:  # on stdout with exit code 0, as Ray's `serve status`
+                    print(f'Application "{args.name}" does not exist.')
                 else:
                     print(text, end="")
             elif args.command == "config":
@@ -217,6 +217,8 @@ def _deploy_config(args: argparse.Namespace) -> ServeConfig:
         if args.arguments:
             raise ConfigError("Application arguments cannot be specified for a config file.")
         print(f"Deploying from config file: '{target}'.")
+        if args.name is not None:  # as Ray's `serve deploy` says
+            print("Passed in name is ignored when using config file")
         return load_config(target)
     print(f"Deploying from import path: '{target}'.")
     app = {"import_path": target, "args": _builder_arguments(args.arguments)}

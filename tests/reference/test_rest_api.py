@@ -128,8 +128,9 @@ def test_client_commands_drive_it(
     import yaml
 
     path.write_text(yaml.safe_dump(_config(module, {"a": 1})), encoding="utf-8")
-    assert cli.main(["deploy", str(path), "-a", rest.url]) == 0
-    assert "Sent deploy request successfully." in capsys.readouterr().out
+    assert cli.main(["deploy", str(path), "-a", rest.url, "--name", "ignored"]) == 0
+    out = capsys.readouterr().out
+    assert "Passed in name is ignored when using config file" in out and "Sent deploy request successfully." in out
     _until(lambda: _status(rest) == "RUNNING", "app1 RUNNING")
     assert cli.main(["status", "-a", rest.url]) == 0
     status = capsys.readouterr().out
@@ -137,6 +138,8 @@ def test_client_commands_drive_it(
     assert cli.main(["config", "-a", rest.url, "-n", "app1"]) == 0
     config = capsys.readouterr().out
     assert config.startswith("name: app1\n\nroute_prefix: /m\n\n") and "user_config:\n    a: 1\n" in config
+    assert cli.main(["status", "-a", rest.url, "-n", "missing"]) == 0
+    assert capsys.readouterr().out == 'Application "missing" does not exist.\n'
     assert cli.main(["config", "-a", rest.url, "-n", "missing"]) == 0
     assert capsys.readouterr().out == 'No config has been deployed for application "missing".\n'
     assert cli.main(["shutdown", "-y", "-a", rest.url]) == 0
