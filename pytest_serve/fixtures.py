@@ -81,14 +81,15 @@ def serve(request: pytest.FixtureRequest) -> ModuleType:
 
 @pytest.fixture
 def serve_module(
-    serve: ModuleType, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    serve: ModuleType, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., str]:
     """function scope · `serve_module(source, name=None) -> str` · writes `source` as an
     importable module, with `serve` already bound to the implementation's API, for the
-    `import_path` of Serve config files; returns the module name. The module's folder is
-    put on `sys.path` and `PYTHONPATH` (so out-of-process workers import it too) for the
-    duration of the test."""
-    directory = tmp_path_factory.mktemp("serve-modules", numbered=True)
+    `import_path` of Serve config files; returns the module name. The modules' folder (one
+    per session) is put on `sys.path` and `PYTHONPATH` (so out-of-process workers import
+    it too) for the duration of the test; adapters whose workers started earlier have it
+    on their path from the start (`Adapter.modules_dir`)."""
+    directory = manager_of(request.config).modules_dir
     monkeypatch.syspath_prepend(str(directory))
     paths = [str(directory), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
@@ -197,8 +198,8 @@ def serve_config(
     yield deploy
     for app in made:
         app.close()
-    if made:
-        manager.stop()
+    # What runs now was made for this test: the next test's instance restarts (the
+    # manager no longer counts it as running), so nothing need be stopped here.
 
 
 def _read_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .adapters import Adapter, AdapterError, NotTestableError, load_adapter
@@ -51,6 +54,7 @@ class InstanceManager:
         self._adapter: Adapter | None = None
         self._running: InstanceConfig | None = None
         self._failure: str | None = None
+        self._modules_dir: Path | None = None
         self.starts = 0
         self.configs: set[str] = set()
 
@@ -58,7 +62,17 @@ class InstanceManager:
     def adapter(self) -> Adapter:
         if self._adapter is None:
             self._adapter = load_adapter(self.impl, ray_address=self.ray_address, serve_url=self.serve_url)
+            self._adapter.modules_dir = self.modules_dir
         return self._adapter
+
+    @property
+    def modules_dir(self) -> Path:
+        """The folder `serve_module` writes to, one per session; the adapter knows it from
+        the start, so that workers it starts before a test (Ray's, which read their path
+        once) can import modules the test writes."""
+        if self._modules_dir is None:
+            self._modules_dir = Path(tempfile.mkdtemp(prefix="pytest-serve-modules-"))
+        return self._modules_dir
 
     @property
     def running(self) -> InstanceConfig | None:
@@ -123,3 +137,9 @@ class InstanceManager:
         if self._adapter is not None:
             self._adapter.stop()
         self._running = None
+
+    def close(self) -> None:
+        """After `stop()`, at the session's end: the modules' folder goes."""
+        if self._modules_dir is not None:
+            shutil.rmtree(self._modules_dir, ignore_errors=True)
+            self._modules_dir = None

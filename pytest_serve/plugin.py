@@ -251,6 +251,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             manager.stop()
         except Exception as err:  # never hide the test results behind a teardown error
             session.config.get_terminal_writer().line(f"pytest-serve: stopping failed: {err}", red=True)
+        manager.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -45,6 +45,10 @@ class Adapter(ABC):
     name: str = "custom"
     #: Clause ID → reason, for documented clauses this implementation knowingly departs from.
     deviations: ClassVar[Mapping[str, str]] = {}
+    #: Set by the plugin before the first start: the folder `serve_module` writes test
+    #: modules to. An adapter whose workers start before a test writes its modules (and
+    #: read `PYTHONPATH` only then) puts it on their path.
+    modules_dir: Path | None = None
 
     @property
     @abstractmethod

@@ -92,15 +92,19 @@ class RayAdapter(Adapter):
     def _init_ray(self, env: Mapping[str, str]) -> None:
         # The raylet and every worker read the environment when they start: set it
         # before ray.init and also hand it over as the job's runtime_env.
+        self._ray_env = dict(env)
         env = {"RAY_AUTH_MODE": "disabled", **env}
         runtime_env = {"env_vars": dict(env)}
-        if os.environ.get("PYTHONPATH"):  # e.g. modules written by the serve_module fixture
-            runtime_env["env_vars"].setdefault("PYTHONPATH", os.environ["PYTHONPATH"])
+        # Ray's workers read PYTHONPATH once: the serve_module folder is on it from the
+        # start, so a config file deployed later (onto this Ray) imports its modules.
+        paths = [str(self.modules_dir)] if self.modules_dir is not None else []
+        paths += filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))
+        if paths:
+            runtime_env["env_vars"].setdefault("PYTHONPATH", os.pathsep.join(dict.fromkeys(paths)))
         # Ray gives its GCS 30 s to write its port file. On a loaded 2-core machine a
         # restart has been seen to miss that twice in a row (the failed start is then
         # cleaned up by ray.shutdown): allow longer, and try a second time.
         init_env = {GCS_WAIT_ENV_VAR: os.environ.get(GCS_WAIT_ENV_VAR, str(GCS_WAIT_S)), **LOOPBACK_ENV, **env}
-        self._ray_env = dict(env)
         for attempt in range(1, INIT_ATTEMPTS + 1):
             try:
                 with patched_environ(init_env):
@@ -163,13 +167,17 @@ class RayAdapter(Adapter):
     def restart(self, http_options: Mapping[str, Any], env: Mapping[str, str]) -> None:
         """Only Serve restarts when the environment stays the same (its HTTP options are
         fixed when Serve starts, not Ray): a Ray start costs ~10 s more."""
-        if self.starts_ray and self._ray.is_initialized() and self._ray_env == dict(env):
+        if self._can_keep_ray(env):
             self._serve.shutdown()
             self._url = None
             self._start(http_options, env, keep_ray=True)
         else:
             self.stop()
             self.start(http_options, env)
+
+    def _can_keep_ray(self, env: Mapping[str, str]) -> bool:
+        """Whether the Ray this adapter started runs with `env`, so only Serve need restart."""
+        return self.starts_ray and bool(self._ray.is_initialized()) and self._ray_env == dict(env)
 
     def _wait_until_serving(self) -> None:
         """Until the proxy answers HTTP at all (its /-/healthz says 503 while no app runs)."""
@@ -193,7 +201,12 @@ class RayAdapter(Adapter):
         from ray.serve._private import api as private_api
         from ray.serve.schema import ServeDeploySchema
 
-        self.stop()
+        keep_ray = self._can_keep_ray(env)
+        if keep_ray:
+            self._serve.shutdown()
+            self._url = None
+        else:
+            self.stop()
         config = dict(config)
         http_options = dict(config.get("http_options") or {})
         reservation = None
@@ -203,9 +216,15 @@ class RayAdapter(Adapter):
         try:
             schema = ServeDeploySchema.model_validate({**config, "http_options": http_options})
             options = schema.http_options.model_dump()
-            self._init_ray(env)
+            if not keep_ray:
+                self._init_ray(env)
             with patched_environ(env):
-                client = private_api.serve_start(http_options=options, proxy_location=schema.proxy_location)
+                client = within_deadline(
+                    _deadline(),
+                    "serve.start()",
+                    lambda: private_api.serve_start(http_options=options, proxy_location=schema.proxy_location),
+                    hint=f", or allow longer with ${DEADLINE_ENV_VAR}",
+                )
             self._url = f"http://{options['host']}:{options['port']}"
             client.deploy_apps(schema, _blocking=False)
             names = [app.name for app in schema.applications]
