@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from pytest_serve import http_client
+
 HOLD_S = 1.5  # how long the first request keeps the only slot busy
 REPLY_TIMEOUT_S = 30.0
 DROPPED = "Request dropped due to backpressure (num_queued_requests=1, max_queued_requests=1)."
@@ -33,7 +35,8 @@ def _flood(url: str, probe: Any) -> dict[str, httpx.Response]:
     responses: dict[str, httpx.Response] = {}
 
     def send(key: str) -> None:
-        responses[key] = httpx.get(url, timeout=REPLY_TIMEOUT_S)
+        with http_client(timeout=REPLY_TIMEOUT_S) as client:
+            responses[key] = client.get(url)
 
     first = threading.Thread(target=send, args=("first",), daemon=True)
     first.start()

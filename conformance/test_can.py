@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from pytest_serve import Departure, disconnect_after
+from pytest_serve import Departure, disconnect_after, http_client
 
 # How long after sending a client waits before it leaves. The replica has been
 # warmed up by then, so the handler started long before (Ray: ~10 ms per hop).
@@ -38,7 +38,8 @@ def _url(app, **params: object) -> str:
 
 def _get(url: str, timeout: float = CLIENT_TIMEOUT_S) -> httpx.Response:
     try:
-        return httpx.get(url, timeout=timeout)
+        with http_client(timeout=timeout) as client:
+            return client.get(url)
     except httpx.TimeoutException:
         raise AssertionError(f"no response to GET {url} within {timeout} s") from None
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from pytest_serve import raw_request
+from pytest_serve import http_client, raw_request
 
 # A bounded wait for any single exchange: far above a healthy answer, far below a hang.
 REPLY_TIMEOUT_S = 10.0
@@ -173,7 +173,8 @@ def test_err_2_malformed_requests_are_rejected(serve: Any, serve_app: Any, serve
 
     def slow_request() -> None:
         try:
-            outcome["response"] = httpx.get(app.url + "?slow=1", timeout=REPLY_TIMEOUT_S * 2)
+            with http_client(timeout=REPLY_TIMEOUT_S * 2) as client:
+                outcome["response"] = client.get(app.url + "?slow=1")
         except Exception as err:  # reported by the assertion below
             outcome["error"] = err
 

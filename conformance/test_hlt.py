@@ -13,8 +13,7 @@ def _both(http) -> list[tuple[int, str]]:
     return [(r.status_code, r.text) for r in (http.get("/-/healthz"), http.get("/-/routes"))]
 
 
-# A configuration of its own, so this test gets an instance on which nothing was deployed.
-@pytest.mark.serve_env(SERVE_CONFORMANCE_FRESH_INSTANCE="HLT-1")
+@pytest.mark.serve_fresh_instance
 @pytest.mark.clause("HLT-1")
 def test_hlt_1_not_populated_until_an_app_with_a_route(serve, serve_app):
     """On a fresh instance both endpoints answer 503 "Route table is not populated yet."

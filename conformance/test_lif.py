@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from pytest_serve import http_client
 
 REPLY_TIMEOUT_S = 30.0
 # Ray tries a failing replica three times before the deploy fails; a health-checked
@@ -49,7 +50,8 @@ def _assert_deploy_failed(serve: Any, base_url: str, name: str, deployment: str)
         "REPLICA_STARTUP_FAILED",
     )
     assert dep.message.startswith(f"The deployment failed to start {ATTEMPTS} times in a row."), dep.message
-    response = httpx.get(f"{base_url}/{name}", timeout=REPLY_TIMEOUT_S)
+    with http_client(timeout=REPLY_TIMEOUT_S) as client:
+        response = client.get(f"{base_url}/{name}")
     assert (response.status_code, response.text) == (
         503,
         f"Deployment(name='{deployment}', app='{name}') is unavailable because it failed to deploy.",

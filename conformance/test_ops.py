@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from pytest_serve import http_client
+
 # Enough that a leak of one thread or descriptor per cycle is twice the slack below; each
 # cycle on Ray starts and stops two replica processes (about 12 s on 2 cores).
 CYCLES = 8
@@ -81,7 +83,7 @@ def test_ops_1_deploy_delete_cycles_leave_nothing(serve: Any, serve_app: Any, se
 
     kept = serve_app(keeper.bind(), route_prefix="/ops-keep", name="ops-keep")
     name, prefix = "ops-cycled", "/ops-cycled"
-    with httpx.Client(base_url=serve_instance.base_url, timeout=REPLY_TIMEOUT_S) as client:
+    with http_client(base_url=serve_instance.base_url, timeout=REPLY_TIMEOUT_S) as client:
 
         def cycle(label: str) -> None:
             serve_instance.deploy(Cycled.bind(), name=name, route_prefix=prefix)

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from pytest_serve import http_client
+
 IN_FLIGHT_S = 1.5  # how long the handler of the request under way takes
 REPLY_TIMEOUT_S = 30.0
 
@@ -38,7 +40,8 @@ def test_rdp_1_in_flight_request_finishes_on_the_old_version(serve, serve_app, s
 
     def send_slow() -> None:
         try:
-            in_flight["response"] = httpx.get(f"{app.base_url}/rdp1?slow=1", timeout=REPLY_TIMEOUT_S)
+            with http_client(timeout=REPLY_TIMEOUT_S) as client:
+                in_flight["response"] = client.get(f"{app.base_url}/rdp1?slow=1")
         except httpx.HTTPError as err:
             in_flight["error"] = err
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from .http import async_http_client, http_client
+
 __all__ = ["DEFAULT_TIMEOUT_S", "DeployedApp"]
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -39,7 +41,7 @@ class DeployedApp:
     @property
     def http(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(base_url=self.base_url, follow_redirects=True, timeout=self.timeout)
+            self._http = http_client(base_url=self.base_url, follow_redirects=True, timeout=self.timeout)
         return self._http
 
     @property
@@ -47,7 +49,7 @@ class DeployedApp:
         """An async client for `async def` tests. It keeps no idle connections, because
         the event loop that owns them is gone by the time the fixture tears down."""
         if self._ahttp is None:
-            self._ahttp = httpx.AsyncClient(
+            self._ahttp = async_http_client(
                 base_url=self.base_url,
                 follow_redirects=True,
                 timeout=self.timeout,

@@ -21,17 +21,23 @@ class InstanceConfig:
 
     http_options: tuple[tuple[str, Any], ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    #: The test that wants an instance of its own (`serve_fresh_instance`), if any.
+    fresh_for: str | None = None
 
     @classmethod
-    def of(cls, http_options: Mapping[str, Any], env: Mapping[str, str]) -> InstanceConfig:
-        return cls(tuple(sorted(http_options.items())), tuple(sorted(env.items())))
+    def of(
+        cls, http_options: Mapping[str, Any], env: Mapping[str, str], fresh_for: str | None = None
+    ) -> InstanceConfig:
+        return cls(tuple(sorted(http_options.items())), tuple(sorted(env.items())), fresh_for)
 
     @property
     def key(self) -> str:
-        return json.dumps([self.http_options, self.env], default=repr)
+        return json.dumps([self.http_options, self.env, *([self.fresh_for] if self.fresh_for else [])], default=repr)
 
     def describe(self) -> str:
         parts = [f"{k}={v!r}" for k, v in self.http_options] + [f"${k}={v}" for k, v in self.env]
+        if self.fresh_for:
+            parts.append("a fresh instance")
         return ", ".join(parts) or "defaults"
 
 
@@ -86,6 +92,10 @@ class InstanceManager:
             raise AdapterError(self._failure)
         adapter = self.adapter
         reason = adapter.check_testable(dict(config.http_options), dict(config.env), defaults)
+        if reason is None and config.fresh_for and not adapter.fresh_instances:
+            reason = (
+                f"needs an instance of its own, on which nothing was deployed before; {adapter.name} cannot start one"
+            )
         if reason is not None:
             raise NotTestableError(reason)
         if self._running == config and adapter.alive():

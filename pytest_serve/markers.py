@@ -13,6 +13,8 @@ MARKERS = (
     "http_options (e.g. keep_alive_timeout_s=2); tests with equal options share an instance.",
     "serve_env(**variables): set these environment variables while the Serve instance "
     "starts (e.g. RAY_SERVE_HTTP_KEEP_ALIVE_TIMEOUT_S='3').",
+    "serve_fresh_instance: start a Serve instance for this test alone, on which nothing was "
+    "deployed before (on Ray, Serve restarts and Ray itself is kept).",
     "serve_needs_defaults(*options): this test checks the implementation's defaults of these "
     "http_options (e.g. 'keep_alive_timeout_s'); on a running cluster that sets them otherwise "
     "it is graded not testable.",
@@ -22,7 +24,8 @@ MARKERS = (
 
 
 def instance_config(item: pytest.Item) -> InstanceConfig:
-    """Merge the item's `serve_http_options`/`serve_env` markers (closest wins)."""
+    """Merge the item's `serve_http_options`/`serve_env` markers (closest wins), with its
+    `serve_fresh_instance` mark."""
     options: dict[str, object] = {}
     env: dict[str, str] = {}
     for marker in reversed(list(item.iter_markers("serve_http_options"))):
@@ -45,7 +48,8 @@ def instance_config(item: pytest.Item) -> InstanceConfig:
                 f"{item.nodeid}: serve_http_options({reserved}=...) is chosen by pytest-serve "
                 "(127.0.0.1 and a free port); remove it"
             )
-    return InstanceConfig.of(options, env)
+    fresh_for = item.nodeid if item.get_closest_marker("serve_fresh_instance") else None
+    return InstanceConfig.of(options, env, fresh_for)
 
 
 def clause_ids(item: pytest.Item) -> list[str]:

@@ -45,6 +45,9 @@ class Adapter(ABC):
     name: str = "custom"
     #: Clause ID → reason, for documented clauses this implementation knowingly departs from.
     deviations: ClassVar[Mapping[str, str]] = {}
+    #: Whether `restart()` gives an instance on which nothing was deployed before
+    #: (`serve_fresh_instance`); not so on a shared cluster.
+    fresh_instances: ClassVar[bool] = True
     #: Set by the plugin before the first start: the folder `serve_module` writes test
     #: modules to. An adapter whose workers start before a test writes its modules (and
     #: read `PYTHONPATH` only then) puts it on their path.

@@ -183,15 +183,18 @@ class RayAdapter(Adapter):
         """Until the proxy answers HTTP at all (its /-/healthz says 503 while no app runs)."""
         import httpx
 
+        from ..http import http_client
+
         deadline = time.monotonic() + START_TIMEOUT_S
         last: object = None
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(self.base_url + "/-/healthz", timeout=2)
-                return
-            except httpx.TransportError as err:
-                last = err
-            time.sleep(0.05)
+        with http_client(timeout=2) as client:
+            while time.monotonic() < deadline:
+                try:
+                    client.get(self.base_url + "/-/healthz")
+                    return
+                except httpx.TransportError as err:
+                    last = err
+                time.sleep(0.05)
         raise AdapterError(
             f"Ray Serve's proxy did not answer on {self.base_url} within {START_TIMEOUT_S:.0f} s (last error: {last})"
         )

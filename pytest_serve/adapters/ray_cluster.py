@@ -15,9 +15,7 @@ KubeRay) whose Serve is already running. The plugin is a guest there:
 
 from __future__ import annotations
 
-import dataclasses
 import sys
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +25,7 @@ from urllib.parse import urlsplit
 from ..keepalive import IdleCloseCheck, keep_alive_verdict
 from ..probe import ActorChannel, Probe
 from .base import AdapterError, NotTestableError
+from .cluster_view import Namespace, SessionServe
 from .ray import RayAdapter, _poll_faster, _ship_by_value
 
 __all__ = ["ClusterServe", "Namespace", "RayClusterAdapter"]
@@ -40,67 +39,23 @@ IDLE_OBSERVE_MAX_S = 100.0
 _COMPARED_OPTIONS = ("keep_alive_timeout_s", "request_timeout_s", "root_path")
 
 
-@dataclasses.dataclass(frozen=True)
-class Namespace:
-    """This session's corner of a shared Serve: app names and route prefixes of its own."""
-
-    tag: str
-
-    @classmethod
-    def new(cls) -> Namespace:
-        return cls(f"psv-{uuid.uuid4().hex[:8]}")
-
-    @property
-    def root(self) -> str:
-        """The route prefix under which every app of this session lives."""
-        return f"/{self.tag}"
-
-    def name(self, name: str) -> str:
-        return f"{self.tag}-{name}"
-
-    def prefix(self, route_prefix: str | None) -> str | None:
-        if route_prefix is None:
-            return None
-        return self.root if route_prefix == "/" else self.root + route_prefix
-
-    def owns(self, name: str) -> bool:
-        return name.startswith(self.tag + "-")
-
-    def original(self, name: str) -> str:
-        return name[len(self.tag) + 1 :]
-
-
-class ClusterServe(ModuleType):
-    """`ray.serve` as tests see it on a shared cluster: `run`, `delete`, `status` and the
-    handle getters work in this session's namespace, and `shutdown` deletes this session's
-    apps only. Everything else is `ray.serve`'s own."""
+class ClusterServe(SessionServe):
+    """The driver's `SessionServe`: `run` and `delete` go through the adapter (which
+    keeps track of this session's apps), errors come back in the test's names, and
+    `shutdown` deletes this session's apps only."""
 
     def __init__(self, serve: ModuleType, namespace: Namespace, adapter: RayClusterAdapter) -> None:
-        super().__init__(serve.__name__, serve.__doc__)
-        self._serve = serve
-        self._ns = namespace
+        super().__init__(serve, namespace)
         self._adapter = adapter
 
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self._serve, attr)
-
     def run(self, target: Any, *args: Any, name: str = "default", route_prefix: str | None = "/", **kw: Any) -> Any:
-        return self._adapter.deploy(target, name=name, route_prefix=route_prefix, extra=(args, kw))
+        try:
+            return self._adapter.deploy(target, name=name, route_prefix=route_prefix, extra=(args, kw))
+        except Exception as err:
+            raise self._ns.unmask_error(err) from None
 
     def delete(self, name: str, _blocking: bool = True) -> None:
         self._serve.delete(self._ns.name(name), _blocking=_blocking)
-
-    def status(self) -> Any:
-        status = self._serve.status()
-        apps = {self._ns.original(n): a for n, a in status.applications.items() if self._ns.owns(n)}
-        return dataclasses.replace(status, applications=apps)
-
-    def get_app_handle(self, name: str) -> Any:
-        return self._serve.get_app_handle(self._ns.name(name))
-
-    def get_deployment_handle(self, deployment_name: str, app_name: str | None = None, **kw: Any) -> Any:
-        app = self._ns.name(app_name) if app_name is not None else None
-        return self._serve.get_deployment_handle(deployment_name, app_name=app, **kw)
 
     def shutdown(self) -> None:
         """The cluster's Serve is not this session's to stop: delete this session's apps."""
@@ -111,6 +66,7 @@ class RayClusterAdapter(RayAdapter):
     """Real Ray Serve on a running cluster; see the module's docstring."""
 
     starts_ray = False
+    fresh_instances = False
 
     def __init__(self, address: str, serve_url: str | None = None) -> None:
         super().__init__()
@@ -311,13 +267,16 @@ class RayClusterAdapter(RayAdapter):
         return facts
 
 
+_BY_VALUE = ("pytest_serve.probe", "pytest_serve.adapters.cluster_view")
+
+
 def _ship_plugin_modules() -> None:
     """Replicas on other hosts need not have pytest-serve or its conformance suite
     installed: the probe and the suite's modules travel by value."""
     from ray import cloudpickle
 
     for name, module in list(sys.modules.items()):
-        if module is not None and (name == "pytest_serve.probe" or name.split(".")[0] == "conformance"):
+        if module is not None and (name in _BY_VALUE or name.split(".")[0] == "conformance"):
             try:
                 cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call,unused-ignore]
             except ValueError:

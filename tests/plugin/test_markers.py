@@ -1,4 +1,5 @@
-"""The markers: serve_http_options, serve_env, clause; their registration and their usage errors."""
+"""The markers (serve_http_options, serve_env, serve_fresh_instance, clause): their effect,
+registration and usage errors."""
 
 from __future__ import annotations
 
@@ -138,6 +139,37 @@ def test_unknown_clause_is_usage_error(pytester: pytest.Pytester, run_inprocess:
     result.stderr.fnmatch_lines(["ERROR: *test_marked: unknown clause ID 'NOPE-1'; known: ING-1, ING-2, *, OPS-1*"])
 
 
+def test_fresh_instance_marker_gives_an_unused_instance(pytester: pytest.Pytester, run_subprocess: Run) -> None:
+    """`serve_fresh_instance`: the test meets an instance no other test deployed on, and
+    the next such test another."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def hello(serve):
+            @serve.deployment
+            def hello():
+                return "hello"
+
+            return hello
+
+        def test_before(serve_instance, hello):
+            serve_instance.deploy(hello.bind(), name="left-over", route_prefix="/left")
+
+        @pytest.mark.serve_fresh_instance
+        def test_fresh(serve, serve_instance, hello):
+            assert serve.status().applications == {}
+            serve_instance.deploy(hello.bind(), name="fresh-only", route_prefix="/fresh")
+
+        @pytest.mark.serve_fresh_instance
+        def test_fresh_again(serve, serve_instance):
+            assert serve.status().applications == {}
+        """
+    )
+    run_subprocess().assert_outcomes(passed=3)
+
+
 def test_markers_are_listed(pytester: pytest.Pytester, run_inprocess: Run) -> None:
     """`pytest --markers` lists the three markers with their signatures."""
     result = run_inprocess("--markers")
@@ -146,6 +178,7 @@ def test_markers_are_listed(pytester: pytest.Pytester, run_inprocess: Run) -> No
         [
             "@pytest.mark.serve_http_options(**options): *",
             "@pytest.mark.serve_env(**variables): *",
+            "@pytest.mark.serve_fresh_instance: *",
             "@pytest.mark.clause(*ids): *",
         ]
     )
@@ -159,6 +192,7 @@ def test_markers_pass_strict_markers(pytester: pytest.Pytester, run_inprocess: R
 
         @pytest.mark.serve_http_options(keep_alive_timeout_s=2)
         @pytest.mark.serve_env(SOME_VAR="1")
+        @pytest.mark.serve_fresh_instance
         @pytest.mark.clause("RET-1")
         def test_marked():
             pass

@@ -3,12 +3,14 @@ cluster mode, and what works without Ray: the session namespace and probe channe
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
+import types
 from pathlib import Path
 
 import pytest
 
-from pytest_serve.adapters.ray_cluster import Namespace
+from pytest_serve.adapters.cluster_view import Namespace, SessionServe
 from pytest_serve.keepalive import keep_alive_verdict
 from pytest_serve.probe import FileChannel, Probe
 from pytest_serve.reporting.model import TestOutcome as Outcome
@@ -197,7 +199,64 @@ def test_namespace_maps_names_and_prefixes() -> None:
     assert (ns.prefix("/"), ns.prefix("/ka1"), ns.prefix(None)) == ("/psv-0123abcd", "/psv-0123abcd/ka1", None)
     assert ns.owns("psv-0123abcd-ka1") and not ns.owns("psv-ffffffff-ka1") and not ns.owns("operator")
     assert ns.original(ns.name("a-b")) == "a-b"
+    assert ns.name(ns.name("a")) == ns.name("a"), "a name that is already the cluster's stays"
     assert Namespace.new().tag != Namespace.new().tag
+
+
+def test_namespace_unmasks_messages() -> None:
+    ns = Namespace("psv-0123abcd")
+    message = (
+        'Prefix /psv-0123abcd/p is being used by application "psv-0123abcd-a". '
+        'Failed to deploy application "psv-0123abcd-b" at /psv-0123abcd.'
+    )
+    assert ns.unmask(message) == 'Prefix /p is being used by application "a". Failed to deploy application "b" at /.'
+    err = ns.unmask_error(RuntimeError("Deploying application psv-0123abcd-lif1 failed"))
+    assert isinstance(err, RuntimeError) and str(err) == "Deploying application lif1 failed"
+
+
+@dataclasses.dataclass
+class _Context:
+    app_name: str
+    deployment: str
+
+
+@dataclasses.dataclass
+class _Deployment:
+    message: str
+
+
+@dataclasses.dataclass
+class _App:
+    message: str
+    deployments: dict[str, _Deployment]
+
+
+@dataclasses.dataclass
+class _Status:
+    applications: dict[str, _App]
+
+
+def test_session_serve_speaks_the_tests_names() -> None:
+    """The `serve` of a shared cluster: replicas see the test's app name, status lists the
+    session's apps under the test's names, and it pickles as a view in the same session."""
+    ns = Namespace("psv-0123abcd")
+    calls: list[tuple[str, object]] = []
+    serve = types.ModuleType("ray.serve")
+    serve.get_replica_context = lambda: _Context("psv-0123abcd-ctx1", "D")  # type: ignore[attr-defined]
+    serve.get_app_handle = lambda name: calls.append(("app", name))  # type: ignore[attr-defined]
+    serve.status = lambda: _Status(  # type: ignore[attr-defined]
+        {
+            "psv-0123abcd-a": _App("psv-0123abcd-a failed", {"D": _Deployment("in psv-0123abcd-a")}),
+            "operator": _App("", {}),
+        }
+    )
+    view = SessionServe(serve, ns)
+    assert view.get_replica_context() == _Context("ctx1", "D")
+    view.get_app_handle("other")
+    assert calls == [("app", "psv-0123abcd-other")]
+    assert view.status().applications == {"a": _App("a failed", {"D": _Deployment("in a")})}
+    rebuild, args = view.__reduce__()
+    assert args == ("psv-0123abcd",) and isinstance(rebuild, types.FunctionType)
 
 
 def test_probe_channels(tmp_path: Path) -> None:
