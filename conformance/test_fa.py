@@ -155,7 +155,9 @@ def test_fa_4_existing_app_served_as_is(serve, serve_app):
     assert docs.headers["content-type"].startswith("text/html")
     spec_url = re.search(r"""url:\s*['"]([^'"]+)['"]""", docs.text)
     assert spec_url, docs.text[:500]
-    assert app.http.get(spec_url.group(1)).status_code == 200, spec_url.group(1)
+    # Resolved against the page's own URL, as a browser resolves it.
+    spec_link = docs.url.join(spec_url.group(1))
+    assert app.http.get(spec_link).status_code == 200, spec_link
     spec = app.http.get("/fa4/openapi.json")
     assert spec.status_code == 200, spec.text
     assert spec.json()["info"]["title"] == "existing"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,7 +37,7 @@ def _failed_deploy(serve: Any, app: Any, name: str) -> str:
     return str(raised.value)
 
 
-def _assert_deploy_failed(serve: Any, base_url: str, name: str, deployment: str) -> Any:
+def _assert_deploy_failed(serve: Any, instance: Any, name: str, deployment: str) -> Any:
     status = serve.status().applications[name]
     assert (_name(status.status), status.message) == (
         "DEPLOY_FAILED",
@@ -51,8 +50,8 @@ def _assert_deploy_failed(serve: Any, base_url: str, name: str, deployment: str)
     )
     assert dep.message.startswith(f"The deployment failed to start {ATTEMPTS} times in a row."), dep.message
     with http_client(timeout=REPLY_TIMEOUT_S) as client:
-        response = client.get(f"{base_url}/{name}")
-    assert (response.status_code, response.text) == (
+        response = client.get(f"{instance.base_url}/{name}")
+    assert (response.status_code, instance.in_test_names(response.text)) == (
         503,
         f"Deployment(name='{deployment}', app='{name}') is unavailable because it failed to deploy.",
     )
@@ -79,7 +78,7 @@ def test_lif_1_raising_constructor_fails_the_deploy(serve, serve_instance, serve
         first = _failed_deploy(serve, Unbuildable.bind(serve_probe), "lif1")
         assert first == "Deploying application lif1 failed: Failed to update the deployments ['Unbuildable'].", first
         assert len(serve_probe.events("constructed")) == ATTEMPTS, serve_probe.events("constructed")
-        dep = _assert_deploy_failed(serve, serve_instance.base_url, "lif1", "Unbuildable")
+        dep = _assert_deploy_failed(serve, serve_instance, "lif1", "Unbuildable")
         assert "ValueError: lif1: no weights file" in dep.message, dep.message
         assert "RUNNING" not in dep.replica_states, dep.replica_states
     finally:
@@ -110,7 +109,7 @@ def test_lif_1_failing_lifespan_startup_fails_the_deploy(serve, serve_instance):
     try:
         first = _failed_deploy(serve, NoStore.bind(), "lif1b")
         assert first == "Deploying application lif1b failed: Failed to update the deployments ['NoStore'].", first
-        _assert_deploy_failed(serve, serve_instance.base_url, "lif1b", "NoStore")
+        _assert_deploy_failed(serve, serve_instance, "lif1b", "NoStore")
     finally:
         serve.delete("lif1b")
 
@@ -206,10 +205,11 @@ def test_lif_2_redeploy_runs_the_old_replicas_hooks(serve, serve_app, serve_inst
         assert not serve_probe.events(hook, tag="v2"), serve_probe.events()
 
 
-def _health_checked(serve: Any, probe: Any, verdicts: Path) -> Any:
+def _health_checked(serve: Any, probe: Any) -> Any:
     @serve.deployment(health_check_period_s=HEALTH_PERIOD_S, health_check_timeout_s=10)
     class Checked:
-        """Unhealthy once `verdicts` holds its ID."""
+        """Unhealthy once the probe holds an "unhealthy" event with its ID (the probe, not a
+        file: a replica on another node of a cluster sees it too)."""
 
         def __init__(self) -> None:
             import uuid
@@ -219,7 +219,8 @@ def _health_checked(serve: Any, probe: Any, verdicts: Path) -> Any:
 
         def check_health(self) -> None:
             probe.record("checked", replica=self.id)
-            if verdicts.exists() and verdicts.read_text() == self.id:
+            if probe.events("unhealthy", replica=self.id):
+                probe.record("check failed", replica=self.id)
                 raise RuntimeError(f"replica {self.id} lost its model")
 
         def __call__(self) -> str:
@@ -232,11 +233,11 @@ def _health_checked(serve: Any, probe: Any, verdicts: Path) -> Any:
 
 
 @pytest.mark.clause("LIF-3")
-def test_lif_3_check_health_runs_at_start_and_then_every_period(serve, serve_app, serve_probe, serve_observe, tmp_path):
+def test_lif_3_check_health_runs_at_start_and_then_every_period(serve, serve_app, serve_probe, serve_observe):
     """`check_health` runs once before the replica takes requests, then about every
     `health_check_period_s` (Ray adds up to ±10 % of jitter)."""
     before = serve_probe.now()
-    app = serve_app(_health_checked(serve, serve_probe, tmp_path / "unhealthy"), route_prefix="/lif3a")
+    app = serve_app(_health_checked(serve, serve_probe), route_prefix="/lif3a")
     ready = serve_probe.now()
     replica = app.http.get("/lif3a").text
     checks = serve_probe.events("checked", replica=replica)
@@ -251,18 +252,17 @@ def test_lif_3_check_health_runs_at_start_and_then_every_period(serve, serve_app
 
 
 @pytest.mark.clause("LIF-3")
-def test_lif_3_three_failed_checks_replace_the_replica(serve, serve_app, serve_probe, serve_observe, tmp_path):
+def test_lif_3_three_failed_checks_replace_the_replica(serve, serve_app, serve_probe, serve_observe):
     """After three failed checks in a row the replica is stopped (its `__del__` runs,
     it is not checked again) and a new one is constructed in its place, which then
     answers; the deployment is HEALTHY again with one running replica."""
-    verdicts = tmp_path / "unhealthy"
-    app = serve_app(_health_checked(serve, serve_probe, verdicts), route_prefix="/lif3b", name="lif3b")
+    app = serve_app(_health_checked(serve, serve_probe), route_prefix="/lif3b", name="lif3b")
     sick = app.http.get("/lif3b").text
     marked = serve_probe.now()
-    verdicts.write_text(sick)
+    serve_probe.record("unhealthy", replica=sick)
     stopped = serve_probe.wait_for("del", replica=sick, timeout=REPLACE_TIMEOUT_S)
     serve_observe.record("unhealthy replica stopped after", round(stopped.t - marked, 2), "s")
-    failed = [e for e in serve_probe.events("checked", replica=sick) if e.t > marked]
+    failed = serve_probe.events("check failed", replica=sick)
     assert len(failed) == ATTEMPTS, failed
     deadline = time.monotonic() + REPLACE_TIMEOUT_S
     answer = sick

@@ -82,7 +82,7 @@ def test_met_1_metrics_in_a_replica_carry_serve_tags(serve, serve_app):
         "model": "default",
         "deployment": "Metered",
         "replica": body["replica_tag"],
-        "application": "met1",
+        "application": app.handle.app_name,  # "met1", under the instance's name for it
     }
     for kind, name, description in (
         ("counter", "met1_requests", "Requests."),

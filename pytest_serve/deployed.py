@@ -71,6 +71,10 @@ class DeployedApp:
         self._sockets.append(connection)
         return connection
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # As an adapter does (see `Adapter.__reduce__`): its clients stay in the test process.
+        return (str, (f"<pytest-serve DeployedApp {self.name!r} at {self.url}: usable in the test process only>",))
+
     def close(self) -> None:
         for connection in self._sockets:
             try:

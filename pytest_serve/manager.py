@@ -94,7 +94,8 @@ class InstanceManager:
         reason = adapter.check_testable(dict(config.http_options), dict(config.env), defaults)
         if reason is None and config.fresh_for and not adapter.fresh_instances:
             reason = (
-                f"needs an instance of its own, on which nothing was deployed before; {adapter.name} cannot start one"
+                "needs an instance of its own, on which nothing was deployed before; this instance "
+                "is shared, and not the plugin's to restart"
             )
         if reason is not None:
             raise NotTestableError(reason)

@@ -115,6 +115,19 @@ class Adapter(ABC):
         default: none. (A test's own figures go through `serve_observe` instead.)"""
         return {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # An adapter drives the instance from the test process only. When something that
+        # travels to the replicas catches it (a deployment's closure, or the namespace a
+        # pydantic model defined in a test keeps), it goes as a note, not as its threads
+        # and sockets (which would fail the whole deploy).
+        return (str, (f"<pytest-serve {self.name} adapter: usable in the test process only>",))
+
+    def in_test_names(self, text: str) -> str:
+        """`text` from the instance (an HTTP answer, a message) in the app names and route
+        prefixes the test used; the default: as it is. (The cluster adapter deploys under
+        names of its own.)"""
+        return text
+
     def deploy(self, app: Any, *, name: str, route_prefix: str | None) -> Any:
         """Deploy a bound application; return its `DeploymentHandle`."""
         return self.serve.run(app, name=name, route_prefix=route_prefix)

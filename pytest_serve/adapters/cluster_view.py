@@ -62,6 +62,20 @@ class Namespace:
         return err
 
 
+class _ContextView:
+    """A replica's context with the test's app name; every other field is the context's."""
+
+    def __init__(self, context: Any, app_name: str) -> None:
+        self._context = context
+        self.app_name = app_name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._context, attr)
+
+    def __repr__(self) -> str:
+        return f"{self._context!r} (app_name {self.app_name!r} in this session)"
+
+
 def _session_serve(tag: str) -> SessionServe:
     """How a pickled `SessionServe` comes back (on a replica): around that process's Serve."""
     return SessionServe(importlib.import_module("ray.serve"), Namespace(tag))
@@ -85,8 +99,8 @@ class SessionServe(ModuleType):
     def get_replica_context(self) -> Any:
         context = self._serve.get_replica_context()
         name = getattr(context, "app_name", None)
-        if isinstance(name, str) and self._ns.owns(name) and dataclasses.is_dataclass(context):
-            return dataclasses.replace(context, app_name=self._ns.original(name))  # type: ignore[type-var]
+        if isinstance(name, str) and self._ns.owns(name):
+            return _ContextView(context, self._ns.original(name))
         return context
 
     def get_app_handle(self, name: str) -> Any:

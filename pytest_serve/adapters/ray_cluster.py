@@ -225,6 +225,9 @@ class RayClusterAdapter(RayAdapter):
         args, kw = extra
         return self._serve.run(app, *args, name=full, route_prefix=self.namespace.prefix(route_prefix), **kw)
 
+    def in_test_names(self, text: str) -> str:
+        return self.namespace.unmask(text)
+
     def delete(self, name: str) -> None:
         full = self.namespace.name(name)
         self._serve.delete(full)

@@ -227,3 +227,20 @@ def test_module_impl_runs_tests(pytester: pytest.Pytester, run_subprocess: Run) 
     result = run_subprocess("--serve-impl=reference_impl.serve")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["pytest-serve: reference_impl.serve started 1 time(s) *"])
+
+
+def test_adapter_and_deployed_app_pickle_as_notes(serve_instance, serve_app, serve) -> None:
+    """What travels to replicas may catch the adapter or a DeployedApp (a pydantic model
+    defined in a test keeps the test's locals): they pickle as a note, not as their
+    clients, threads and sockets."""
+    import pickle
+
+    @serve.deployment
+    def hello() -> str:
+        return "hello"
+
+    app = serve_app(hello.bind(), route_prefix="/pickled")
+    assert app.http.get("/pickled").text == "hello"  # a live client now hangs off the app
+    for obj in (serve_instance, app):
+        note = pickle.loads(pickle.dumps(obj))
+        assert isinstance(note, str) and "usable in the test process only" in note, note

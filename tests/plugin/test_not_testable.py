@@ -216,8 +216,14 @@ def test_namespace_unmasks_messages() -> None:
 
 @dataclasses.dataclass
 class _Context:
-    app_name: str
+    """As Ray's ReplicaContext: `app_name` is derived, not a field."""
+
+    replica_id: str
     deployment: str
+
+    @property
+    def app_name(self) -> str:
+        return self.replica_id.split("#")[0]
 
 
 @dataclasses.dataclass
@@ -242,7 +248,7 @@ def test_session_serve_speaks_the_tests_names() -> None:
     ns = Namespace("psv-0123abcd")
     calls: list[tuple[str, object]] = []
     serve = types.ModuleType("ray.serve")
-    serve.get_replica_context = lambda: _Context("psv-0123abcd-ctx1", "D")  # type: ignore[attr-defined]
+    serve.get_replica_context = lambda: _Context("psv-0123abcd-ctx1#r1", "D")  # type: ignore[attr-defined]
     serve.get_app_handle = lambda name: calls.append(("app", name))  # type: ignore[attr-defined]
     serve.status = lambda: _Status(  # type: ignore[attr-defined]
         {
@@ -251,7 +257,8 @@ def test_session_serve_speaks_the_tests_names() -> None:
         }
     )
     view = SessionServe(serve, ns)
-    assert view.get_replica_context() == _Context("ctx1", "D")
+    context = view.get_replica_context()
+    assert (context.app_name, context.deployment, context.replica_id) == ("ctx1", "D", "psv-0123abcd-ctx1#r1")
     view.get_app_handle("other")
     assert calls == [("app", "psv-0123abcd-other")]
     assert view.status().applications == {"a": _App("a failed", {"D": _Deployment("in a")})}
