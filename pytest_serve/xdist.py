@@ -27,6 +27,7 @@ __all__ = ["XdistController", "XdistWorker"]
 GROUPS_DIR_KEY = "serve_groups_dir"
 STARTS_KEY = "serve_starts"
 COLLECTED_KEY = "serve_collected"  # what a worker's ResultCollector collected
+FACTS_KEY = "serve_instance_facts"  # what a worker's adapter observed about its instance
 
 
 def _group_of(item: pytest.Item) -> str | None:
@@ -69,7 +70,8 @@ class XdistWorker:
 
 class XdistController:
     """On the xdist controller: schedules by the groups the workers wrote, adds up the
-    instance starts they report, and hands what each collected to `on_collected`."""
+    instance starts they report, keeps their facts about the instance, and hands what
+    each collected to `on_collected`."""
 
     def __init__(self, manager: InstanceManager, on_collected: Callable[[dict[str, Any]], None]) -> None:
         self.manager = manager
@@ -90,6 +92,10 @@ class XdistController:
         starts, configs = output.get(STARTS_KEY, (0, []))
         self.manager.starts += starts
         self.manager.configs.update(configs)
+        # Each worker observed the same instance (or cluster): keep the fullest account.
+        facts = output.get(FACTS_KEY) or {}
+        if len(facts) > len(self.manager.instance_facts):
+            self.manager.instance_facts = dict(facts)
         if COLLECTED_KEY in output:
             self.on_collected(output[COLLECTED_KEY])
 
@@ -117,7 +123,8 @@ def _grouped_scheduling(config: pytest.Config, log: Any, groups_dir: Path) -> An
 
 
 def report_starts(config: pytest.Config, manager: InstanceManager) -> None:
-    """On a worker: hand this worker's instance starts to the controller."""
+    """On a worker: hand this worker's instance starts and facts to the controller."""
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[STARTS_KEY] = (manager.starts, sorted(manager.configs))
+        workeroutput[FACTS_KEY] = dict(manager.instance_facts)

@@ -176,6 +176,35 @@ def test_keep_alive_verdict(serve_s: float | None, client_s: float | None, verdi
         assert "Serve's proxy" in detail
 
 
+def test_instance_facts_come_back_from_xdist_workers(pytester: pytest.Pytester, run_subprocess: Run) -> None:
+    """Under xdist the workers hold the running instances: the facts their adapters
+    observed (here: only once started, as the cluster adapter's) reach the controller's
+    report."""
+    started_only = (
+        SHARED_ADAPTER
+        + """
+
+class StartedAdapter(SharedAdapter):
+    started = False
+
+    def start(self, http_options, env):
+        super().start(http_options, env)
+        self.started = True
+
+    def instance_facts(self):
+        return super().instance_facts() if self.started else {}
+"""
+    )
+    pytester.makepyfile(shared_adapter=started_only)
+    pytester.makepyfile(TESTS)
+    report_dir = pytester.path / "report"
+    result = run_subprocess(
+        "--serve-impl=shared_adapter:StartedAdapter", f"--serve-report={report_dir}", "--clause=RET", "-n", "2"
+    )
+    result.assert_outcomes(passed=1)
+    assert read_report(report_dir)["instance_facts"]["proxy_idle_close"]["seconds"] == 6.01
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
