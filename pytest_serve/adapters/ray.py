@@ -74,6 +74,7 @@ class RayAdapter(Adapter):
             ) from None
         self._url: str | None = None
         self._ray_env: dict[str, str] | None = None  # the environment Ray was started with
+        self._ray_paths: set[str] = set()  # the PYTHONPATH its workers have
 
     @property
     def serve(self) -> ModuleType:
@@ -98,7 +99,8 @@ class RayAdapter(Adapter):
         # Ray's workers read PYTHONPATH once: the serve_module folder is on it from the
         # start, so a config file deployed later (onto this Ray) imports its modules.
         paths = [str(self.modules_dir)] if self.modules_dir is not None else []
-        paths += filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))
+        paths += _pythonpath()
+        self._ray_paths = set(paths)
         if paths:
             runtime_env["env_vars"].setdefault("PYTHONPATH", os.pathsep.join(dict.fromkeys(paths)))
         # Ray gives its GCS 30 s to write its port file. On a loaded 2-core machine a
@@ -176,8 +178,14 @@ class RayAdapter(Adapter):
             self.start(http_options, env)
 
     def _can_keep_ray(self, env: Mapping[str, str]) -> bool:
-        """Whether the Ray this adapter started runs with `env`, so only Serve need restart."""
-        return self.starts_ray and bool(self._ray.is_initialized()) and self._ray_env == dict(env)
+        """Whether the Ray this adapter started runs with `env`, and its workers with every
+        folder now on `PYTHONPATH` (a test may add its own), so only Serve need restart."""
+        return (
+            self.starts_ray
+            and bool(self._ray.is_initialized())
+            and self._ray_env == dict(env)
+            and set(_pythonpath()) <= self._ray_paths
+        )
 
     def _wait_until_serving(self) -> None:
         """Until the proxy answers HTTP at all (its /-/healthz says 503 while no app runs)."""
@@ -266,6 +274,10 @@ class RayAdapter(Adapter):
     def deploy(self, app: Any, *, name: str, route_prefix: str | None) -> Any:
         _ship_by_value(app)
         return self._serve.run(app, name=name, route_prefix=route_prefix)
+
+
+def _pythonpath() -> list[str]:
+    return [path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path]
 
 
 def _deadline() -> float:

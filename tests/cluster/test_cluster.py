@@ -3,16 +3,17 @@
 The cluster (see local_cluster.py) has a CPU-less head, so every replica runs on the
 worker node, whose /tmp is private: the file probe cannot reach the test runner from
 there, and the clauses that watch replicas through `serve_probe` pass only because the
-probe crosses hosts through its Ray actor. The run at the proxy certifies the whole
-catalogue: no documented clause may fail or error, and exactly the clauses a cluster
-cannot take are not testable. The runs through a reverse proxy certify the clauses of
-the URL paths. Afterwards the cluster must still run, with its own app untouched and
-none of the suite's left.
+probe crosses hosts through its Ray actor. The run at the proxy certifies the clauses a
+cluster tests differently (the whole catalogue with PYTEST_SERVE_CLUSTER_FULL=1): none
+may fail or error, and exactly the clauses a cluster cannot take are not testable. The
+runs through a reverse proxy certify the clauses of the URL paths. Afterwards the cluster
+must still run, with its own app untouched and none of the suite's left.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -29,6 +30,12 @@ from .local_cluster import LocalCluster
 CERTIFY_TIMEOUT_S = 900.0
 # Each test runs a whole certify (and the first also starts the cluster): past the ini's 120 s.
 pytestmark = pytest.mark.timeout(CERTIFY_TIMEOUT_S + 240)
+# The whole catalogue takes about 5 minutes here. CI certifies the clauses a cluster tests
+# differently: the probe across hosts, names and paths the session renames, settings it
+# cannot have. PYTEST_SERVE_CLUSTER_FULL=1 (a nightly run) certifies every clause.
+FULL = os.environ.get("PYTEST_SERVE_CLUSTER_FULL") == "1"
+CI_CLAUSES = ("CAN-1", "CAN-2", "CAN-4", "STR-1", "WS-1", "KA", "PFX-3", "ING-2", "LIF-1", "CTX-1", "MET-1")
+CI_CLAUSES += ("FA-4", "MUX-2", "HLT-1", "CFG-1")
 # What a running cluster cannot take (docs/cluster.md): other settings than the
 # operator's, a config file (it would replace the cluster's apps), a fresh Serve.
 NOT_TESTABLE = {
@@ -97,22 +104,30 @@ def operator_cluster(cluster: LocalCluster) -> LocalCluster:
 
 
 def test_certify_the_catalogue_with_replicas_on_the_worker_node(operator_cluster: LocalCluster, tmp_path: Path) -> None:
-    """Certify every clause at the proxy's own address, with every replica on the worker
-    node: none fails or errors, in any tier; exactly those a cluster cannot take are not
-    testable (with the cluster's values named); the report is CERTIFIED AS CONFIGURED and
-    carries the cluster's settings and idle close."""
+    """Certify at the proxy's own address (every clause with PYTEST_SERVE_CLUSTER_FULL=1),
+    with every replica on the worker node: none fails or errors, in any tier; exactly
+    those a cluster cannot take are not testable (with the cluster's values named); the
+    full report is CERTIFIED AS CONFIGURED; it carries the cluster's settings and idle close."""
     cluster = operator_cluster
-    report = _certify(cluster, tmp_path / "report")
-    verdicts = _verdicts(report)
+    report = _certify(cluster, tmp_path / "report", clauses=() if FULL else CI_CLAUSES)
+
+    def selected(clause: str) -> bool:
+        return FULL or clause.startswith(CI_CLAUSES)
+
+    verdicts = {c: v for c, v in _verdicts(report).items() if selected(c)}
     broken = {c: v for c, v in verdicts.items() if v in ("fail", "error", "untested")}
     assert not broken, f"clauses that fail on a healthy cluster: {broken}\n{report['output']}"
     untestable = {c for c, v in verdicts.items() if v == "not-testable"}
-    assert untestable == set(NOT_TESTABLE), untestable ^ set(NOT_TESTABLE)
+    expected = {c for c in NOT_TESTABLE if selected(c)}
+    assert untestable == expected, untestable ^ expected
     reasons = {c["id"]: c["untestable_reason"] for c in report["clauses"]}
-    for clause, why in NOT_TESTABLE.items():
-        assert why in reasons[clause], f"{clause}: {reasons[clause]}"
-    assert report["status"].startswith("CERTIFIED AS CONFIGURED"), report["status"]
-    assert report["api_status"] == "PASSED AS CONFIGURED", report["api_status"]
+    for clause in expected:
+        assert NOT_TESTABLE[clause] in reasons[clause], f"{clause}: {reasons[clause]}"
+    if FULL:
+        assert report["status"].startswith("CERTIFIED AS CONFIGURED"), report["status"]
+        assert report["api_status"] == "PASSED AS CONFIGURED", report["api_status"]
+    else:
+        assert report["status"].startswith("PASSED (partial run"), report["status"]
     assert "not testable here: " in report["output"] and "KA-3" in report["output"]
     assert report["integrity"]["problems"] == [], "a cluster's run of the installed suite is unmodified"
 
