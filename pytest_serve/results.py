@@ -15,7 +15,7 @@ from .manager import InstanceManager
 from .markers import clause_ids
 from .observe import decode
 from .reporting import integrity, write_report
-from .reporting.model import ClauseResult, Report, TestOutcome, Tier, deviations_from, grade
+from .reporting.model import ClauseResult, Report, TestOutcome, Tier, deviations_from, grade, untestable_reason
 from .reporting.terminal import write_summary
 from .xdist import COLLECTED_KEY
 
@@ -145,7 +145,7 @@ class ResultCollector:
                     deviations.get(clause.id),
                     note,
                     clause.tier,
-                    next((t.message for t in tests if t.outcome == "not-testable"), None),
+                    untestable_reason(tests),
                 )
             )
         adapter = self.manager.adapter

@@ -144,6 +144,13 @@ class ClauseResult:
         )
 
 
+def untestable_reason(tests: list[TestOutcome]) -> str | None:
+    """Why a clause's tests could not run here: every distinct reason, in test-ID order, so
+    the report says the same whichever order parallel workers finished in."""
+    reasons = dict.fromkeys(t.message for t in sorted(tests, key=lambda t: t.nodeid) if t.outcome == "not-testable")
+    return "; ".join(reasons) if reasons else None
+
+
 def grade(tests: list[TestOutcome], deviation: str | None) -> tuple[Verdict, str]:
     """(verdict, note) for one clause."""
     if not tests:
@@ -153,11 +160,11 @@ def grade(tests: list[TestOutcome], deviation: str | None) -> tuple[Verdict, str
         return "error", ""
     if "failed" in outcomes:
         return ("deviation", f"declared: {deviation}") if deviation else ("fail", "")
-    untestable = [t for t in tests if t.outcome == "not-testable"]
-    if untestable:
+    reason = untestable_reason(tests)
+    if reason is not None:
         passed = sum(t.outcome == "passed" for t in tests)
         also = f" ({passed} other test(s) of the clause passed)" if passed else ""
-        return "not-testable", f"not testable on this instance: {untestable[0].message}{also}"
+        return "not-testable", f"not testable on this instance: {reason}{also}"
     if outcomes == {"skipped"}:
         return "skipped", tests[0].message
     if deviation:

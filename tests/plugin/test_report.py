@@ -9,7 +9,7 @@ import pytest
 from conformance.clauses import CLAUSES
 from pytest_serve.reporting import model as serve_report
 from pytest_serve.reporting import render_markdown
-from pytest_serve.reporting.model import deviations_from, grade
+from pytest_serve.reporting.model import deviations_from, grade, untestable_reason
 
 from .helpers import Run, output_of, read_report, verdicts
 
@@ -96,6 +96,23 @@ def test_grade_all_skipped_keeps_first_reason() -> None:
     """A clause whose tests were all skipped is 'skipped', noted with the first skip reason."""
     tests = [_outcome("skipped", "needs Ray"), _outcome("skipped", "needs Linux")]
     assert grade(tests, None) == ("skipped", "needs Ray")
+
+
+def test_untestable_reason_is_every_reason_in_test_id_order() -> None:
+    """Parallel workers finish in any order: the reason lists each distinct one by test ID."""
+    tests = [
+        serve_report.TestOutcome("t.py::test_b", "not-testable", 0.1, "config file"),
+        serve_report.TestOutcome("t.py::test_c", "passed", 0.1),
+        serve_report.TestOutcome("t.py::test_a", "not-testable", 0.1, "env var"),
+        serve_report.TestOutcome("t.py::test_d", "not-testable", 0.1, "config file"),
+    ]
+    assert untestable_reason(tests) == "env var; config file"
+    assert untestable_reason(list(reversed(tests))) == "env var; config file"
+    assert grade(tests, None) == (
+        "not-testable",
+        "not testable on this instance: env var; config file (1 other test(s) of the clause passed)",
+    )
+    assert untestable_reason(tests[1:2]) is None
 
 
 def test_deviations_from_rejects_unknown_ids_and_empty_reasons() -> None:
