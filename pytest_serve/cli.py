@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     certify.add_argument(
         "--impl",
         default="reference",
-        help="'reference' (default, the embedded implementation), 'ray', a module with the "
+        help="'reference' (default, the embedded implementation), 'ray', 'ray-local' (Ray "
+        "Serve's local testing mode), a module with the "
         "Serve API ('pkg.serve') or 'pkg.module:AdapterClass'",
     )
     certify.add_argument(
@@ -117,8 +118,9 @@ def _parser() -> argparse.ArgumentParser:
 # Each Ray worker starts a Ray instance of its own; Ray's tests wait too (replica
 # drains, process starts), and on two cores four of them took 0.68 of the time two took
 # (CPU ~90% busy). An adapter of another implementation may not allow two instances
-# side by side: it runs serially unless told otherwise.
-AUTO_WORKERS = {"reference": 4, "ray": 4}
+# side by side: it runs serially unless told otherwise. Ray's local testing mode runs in
+# process, but a test that reads serve.status() starts a full Ray in its worker.
+AUTO_WORKERS = {"reference": 4, "ray": 4, "ray-local": 2}
 
 
 def _workers(value: str) -> int | None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from .adapters.base import Adapter, NoHTTPError
 from .http import async_http_client, http_client
 
 __all__ = ["DEFAULT_TIMEOUT_S", "DeployedApp"]
@@ -14,19 +14,54 @@ __all__ = ["DEFAULT_TIMEOUT_S", "DeployedApp"]
 DEFAULT_TIMEOUT_S = 30.0
 
 
-@dataclass
 class DeployedApp:
     """A deployed app. `http`/`ahttp` have the instance's base URL, so paths include the
-    route prefix (`app.http.get("/hello")`), and follow redirects as `requests` does."""
+    route prefix (`app.http.get("/hello")`), and follow redirects as `requests` does.
 
-    name: str
-    route_prefix: str | None
-    base_url: str
-    handle: Any
-    timeout: float = DEFAULT_TIMEOUT_S
-    _http: httpx.Client | None = field(default=None, repr=False)
-    _ahttp: httpx.AsyncClient | None = field(default=None, repr=False)
-    _sockets: list[Any] = field(default_factory=list, repr=False)
+    `no_http` says why the instance serves no HTTP (Ray's local testing mode): then every
+    HTTP accessor raises `NoHTTPError` with that reason, and only `handle` works.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        route_prefix: str | None,
+        base_url: str | None,
+        handle: Any,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        *,
+        no_http: str | None = None,
+    ) -> None:
+        self.name = name
+        self.route_prefix = route_prefix
+        self.handle = handle
+        self.timeout = timeout
+        self.no_http = no_http
+        self._base_url = base_url
+        self._http: httpx.Client | None = None
+        self._ahttp: httpx.AsyncClient | None = None
+        self._sockets: list[Any] = []
+
+    @classmethod
+    def on(
+        cls, adapter: Adapter, name: str, route_prefix: str | None, handle: Any, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> DeployedApp:
+        """The app `name` on the instance `adapter` drives."""
+        if adapter.no_http is not None:
+            return cls(name, route_prefix, None, handle, timeout, no_http=adapter.no_http)
+        return cls(name, route_prefix, adapter.base_url, handle, timeout)
+
+    def __repr__(self) -> str:
+        where = self._base_url if self._base_url is not None else "no HTTP"
+        return f"DeployedApp(name={self.name!r}, route_prefix={self.route_prefix!r}, at {where})"
+
+    @property
+    def base_url(self) -> str:
+        """`http://host:port` of the instance's proxy."""
+        if self._base_url is None:
+            reason = self.no_http or "the instance serves no HTTP"
+            raise NoHTTPError(f"no HTTP here, so this test cannot run: {reason} (app {self.name!r} has no URL)")
+        return self._base_url
 
     @property
     def url(self) -> str:
@@ -73,7 +108,7 @@ class DeployedApp:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # As an adapter does (see `Adapter.__reduce__`): its clients stay in the test process.
-        return (str, (f"<pytest-serve DeployedApp {self.name!r} at {self.url}: usable in the test process only>",))
+        return (str, (f"<pytest-serve {self!r}: usable in the test process only>",))
 
     def close(self) -> None:
         for connection in self._sockets:

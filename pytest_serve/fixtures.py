@@ -127,7 +127,7 @@ def serve_app(serve_instance: Adapter, serve_http_timeout: float) -> Iterator[Ca
             # One line: Serve's message may run over several; Ray's names no cause, which
             # the failed deployments' status messages hold.
             lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-            detail = " | ".join(lines + _failed_deployment_causes(serve_instance, name))
+            detail = " | ".join(lines + serve_instance.deployment_errors(name))
             failure = (
                 f"deploying {app!r} as {name!r} at {route_prefix!r} on "
                 f"{serve_instance.name} failed: {type(err).__name__}: {detail}"
@@ -139,7 +139,7 @@ def serve_app(serve_instance: Adapter, serve_http_timeout: float) -> Iterator[Ca
             with contextlib.suppress(Exception):
                 serve_instance.delete(name)
             _fail(failure)
-        result = DeployedApp(name, route_prefix, serve_instance.base_url, handle, serve_http_timeout)
+        result = DeployedApp.on(serve_instance, name, route_prefix, handle, serve_http_timeout)
         deployed.append(result)
         return result
 
@@ -150,16 +150,6 @@ def serve_app(serve_instance: Adapter, serve_http_timeout: float) -> Iterator[Ca
             serve_instance.delete(app.name)
         except Exception:
             pass
-
-
-def _failed_deployment_causes(adapter: Adapter, app_name: str) -> list[str]:
-    """The last line of each failed deployment's status message (its error), if Serve says."""
-    try:
-        app = adapter.serve.status().applications[app_name]
-        messages = [d.message for d in app.deployments.values() if str(d.status).endswith("DEPLOY_FAILED")]
-    except Exception:  # no status to read: the error alone has to do
-        return []
-    return [m.strip().splitlines()[-1] for m in messages if m.strip()]
 
 
 @pytest.fixture
@@ -191,7 +181,7 @@ def serve_config(
             _fail(failure)
         adapter = manager.adapter
         prefixes = {a.get("name", "default"): a.get("route_prefix", "/") for a in data.get("applications") or []}
-        apps = [DeployedApp(n, prefixes.get(n, "/"), adapter.base_url, None, serve_http_timeout) for n in names]
+        apps = [DeployedApp.on(adapter, n, prefixes.get(n, "/"), None, serve_http_timeout) for n in names]
         made.extend(apps)
         return apps
 

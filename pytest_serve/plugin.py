@@ -54,7 +54,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="serve_impl",
         default=None,
         metavar="IMPL",
-        help="implementation under test: 'reference' (default), 'ray', a module exposing the "
+        help="implementation under test: 'reference' (default), 'ray', 'ray-local' (Ray Serve's "
+        "local testing mode), a module exposing the "
         "Ray Serve API ('pkg.serve'), or 'pkg.module:AdapterClass'. "
         f"Also ${ENV_IMPL} or the serve_impl ini key.",
     )

@@ -70,6 +70,11 @@ logger = logging.getLogger("reference_impl")
 _lock = threading.RLock()
 _instance: ServeInstance | None = None
 
+# Ray's switch for `serve.run(..., _local_testing_mode=True)` everywhere; only "1" turns it
+# on, as in Ray (which reads it when ray.serve is imported; the reference, at each run).
+LOCAL_TESTING_ENV_VAR = "RAY_SERVE_FORCE_LOCAL_TESTING_MODE"
+_local_testing_noted = False
+
 
 def running_instance() -> ServeInstance | None:
     """The running instance, if any (used by the pytest plugin's adapter)."""
@@ -141,10 +146,30 @@ def run(
         raise TypeError(f"serve.run() expects an Application returned by Deployment.bind(), got {target!r}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"Invalid application name {name!r}: must be a non-empty string.")
+    if _local_testing_mode or os.environ.get(LOCAL_TESTING_ENV_VAR) == "1":
+        _note_local_testing_mode()
     handle = _deploy(target, name, route_prefix, logging_config)
     if blocking:
         _block_until_interrupted()
     return handle
+
+
+def _note_local_testing_mode() -> None:
+    """Say once what Ray's local testing mode means here: the code under test may ask for
+    it, and a test that passes on the reference must not be mistaken for one that passes
+    in that mode, which lacks most of what the reference runs."""
+    global _local_testing_noted
+    if _local_testing_noted:
+        return
+    _local_testing_noted = True
+    logger.warning(
+        "Ray Serve's local testing mode (_local_testing_mode=True or $%s=1) changes nothing on "
+        "the reference: every app runs in this process anyway, with its HTTP proxy, @serve.batch, "
+        "@serve.multiplexed, replica contexts, replica counts and request limits, as on Ray. On "
+        "Ray, local testing mode has none of these; run the same tests with --serve-impl=ray-local "
+        "to see which of them need it.",
+        LOCAL_TESTING_ENV_VAR,
+    )
 
 
 def _deploy(
@@ -219,7 +244,14 @@ def run_many(
     app to RUNNING (or raises) whatever the two `wait_for_*` flags say."""
     _check_options(controller_options, ControllerOptions, "controller_options")
     handles = [
-        run(t.target, name=t.name, route_prefix=t.route_prefix, logging_config=t.logging_config) for t in targets
+        run(
+            t.target,
+            name=t.name,
+            route_prefix=t.route_prefix,
+            logging_config=t.logging_config,
+            _local_testing_mode=_local_testing_mode,
+        )
+        for t in targets
     ]
     if blocking:
         _block_until_interrupted()

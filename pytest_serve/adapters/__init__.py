@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Adapter, AdapterError, NotTestableError, build_application, free_port, patched_environ
+from .base import Adapter, AdapterError, NoHTTPError, NotTestableError, build_application, free_port, patched_environ
 
 __all__ = [
     "Adapter",
     "AdapterError",
+    "NoHTTPError",
     "NotTestableError",
     "build_application",
     "free_port",
@@ -16,11 +17,12 @@ __all__ = [
     "patched_environ",
 ]
 
-BUILTIN = ("reference", "ray")
+BUILTIN = ("reference", "ray", "ray-local")
 
 
 def load_adapter(spec: str, *, ray_address: str | None = None, serve_url: str | None = None) -> Adapter:
-    """`reference`, `ray`, `pkg.module` (a module with the Serve API) or `pkg.module:Adapter`.
+    """`reference`, `ray`, `ray-local` (Ray Serve's local testing mode), `pkg.module` (a
+    module with the Serve API) or `pkg.module:Adapter`.
 
     `ray_address` (with `ray`) connects to a running cluster instead of starting Ray;
     `serve_url` is where clients reach that cluster's Serve, if not at its proxy's address.
@@ -42,6 +44,10 @@ def load_adapter(spec: str, *, ray_address: str | None = None, serve_url: str | 
         from .reference import ReferenceAdapter
 
         return ReferenceAdapter()
+    if spec == "ray-local":
+        from .ray_local import RayLocalAdapter  # Ray Serve's own in-process mode
+
+        return RayLocalAdapter()
     if spec == "ray":
         from .ray import RayAdapter  # imports ray lazily; raises AdapterError without it
 

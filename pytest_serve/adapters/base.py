@@ -20,11 +20,23 @@ from typing import Any, ClassVar
 
 from ..probe import Probe
 
-__all__ = ["Adapter", "AdapterError", "NotTestableError", "build_application", "free_port", "patched_environ"]
+__all__ = [
+    "Adapter",
+    "AdapterError",
+    "NoHTTPError",
+    "NotTestableError",
+    "build_application",
+    "free_port",
+    "patched_environ",
+]
 
 
 class AdapterError(Exception):
     """The implementation could not be loaded, started or used; the message says how to fix it."""
+
+
+class NoHTTPError(AdapterError):
+    """The instance serves no HTTP (`Adapter.no_http` says why) and the test reached for it."""
 
 
 class NotTestableError(AdapterError):
@@ -52,6 +64,9 @@ class Adapter(ABC):
     #: modules to. An adapter whose workers start before a test writes its modules (and
     #: read `PYTHONPATH` only then) puts it on their path.
     modules_dir: Path | None = None
+    #: Why this implementation serves no HTTP, or None: it has a proxy at `base_url`. A test
+    #: that reaches for HTTP then fails with this reason (Ray's local testing mode has none).
+    no_http: ClassVar[str | None] = None
 
     @property
     @abstractmethod
@@ -134,6 +149,16 @@ class Adapter(ABC):
 
     def delete(self, name: str) -> None:
         self.serve.delete(name)
+
+    def deployment_errors(self, app_name: str) -> list[str]:
+        """The last line of each failed deployment's status message (its error), for a
+        deploy that failed; the default asks `serve.status()`, and says nothing if it cannot."""
+        try:
+            app = self.serve.status().applications[app_name]
+            messages = [d.message for d in app.deployments.values() if str(d.status).endswith("DEPLOY_FAILED")]
+        except Exception:  # no status to read: the error alone has to do
+            return []
+        return [m.strip().splitlines()[-1] for m in messages if m.strip()]
 
     def deploy_config(self, config: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
         """Start an instance from a Serve config file's content and deploy its apps.

@@ -1,6 +1,7 @@
 """`pytest-serve compare`: certification reports side by side, clause by implementation.
 
-Each cell holds the clause's verdict and headline figure. The first report is the
+Each cell holds the clause's verdict and headline figure (for a failure without one, the
+start of its reason). The first report is the
 baseline: a verdict unlike its verdict, or a figure at least twice or at most half its
 figure (and apart by more than timer noise), is marked, in Markdown and in HTML alike.
 A clause graded not-testable in a report has no verdict there to compare, neither pass
@@ -23,6 +24,7 @@ __all__ = ["Comparison", "figures_differ"]
 FACTOR = 2.0
 MIN_APART = {"s": 0.05}
 UNTESTABLE = "not-testable"
+CAUSE_LIMIT = 90  # characters of a failure's reason in a cell
 
 
 def figures_differ(a: Figure | None, b: Figure | None) -> bool:
@@ -137,7 +139,8 @@ class Comparison:
         verdict = f"**{clause.verdict}**" if row.verdict_differs(index) else clause.verdict
         figure = clause.figure
         if figure is None:
-            return verdict
+            cause = _cause(clause)
+            return f"{verdict}: {cause}" if cause else verdict
         text = cell(figure.text(), 120)
         return f"{verdict}: ≠ {text}" if row.figure_differs(index) else f"{verdict}: {text}"
 
@@ -173,9 +176,25 @@ class Comparison:
             return "<td>—</td>"
         marked = row.verdict_differs(index) or row.figure_differs(index)
         figure = clause.figure
-        shown = f'<br><span class="figure">{esc(figure.text())}</span>' if figure else ""
+        said = figure.text() if figure else _cause(clause)
+        shown = f'<br><span class="figure">{esc(said)}</span>' if said else ""
         css = ' class="differs"' if marked else ""
         return f"<td{css}>{badge(clause.verdict)}{shown}</td>"
+
+
+def _cause(clause: ClauseResult) -> str:
+    """Why a clause failed, short: its first failure's first line, the exception's class
+    without its module (`NoHTTPError: ...`), so that a column of failures says what each is."""
+    if clause.verdict not in ("fail", "error"):
+        return ""
+    reasons = [t.message.strip() for t in clause.tests if t.outcome in ("failed", "error") and t.message.strip()]
+    if not reasons:
+        return ""
+    first = reasons[0].splitlines()[0]
+    kind, sep, rest = first.partition(": ")
+    if sep and " " not in kind:
+        kind = kind.rpartition(".")[2]
+    return cell(f"{kind}{sep}{rest}", CAUSE_LIMIT)
 
 
 def _labels(reports: list[Report]) -> list[str]:

@@ -108,7 +108,7 @@ def test_impl_precedence(
     [
         pytest.param(
             "no such",
-            "pytest-serve: --serve-impl='no such' is not valid; use one of ['reference', 'ray'], "
+            "pytest-serve: --serve-impl='no such' is not valid; use one of ['reference', 'ray', 'ray-local'], "
             "a module path ('pkg.serve') or 'pkg.module:AdapterClass'",
             id="bogus",
         ),
@@ -244,3 +244,63 @@ def test_adapter_and_deployed_app_pickle_as_notes(serve_instance, serve_app, ser
     for obj in (serve_instance, app):
         note = pickle.loads(pickle.dumps(obj))
         assert isinstance(note, str) and "usable in the test process only" in note, note
+
+
+HANDLES_ONLY_ADAPTER = (
+    VENDOR_ADAPTER
+    + """
+    from pytest_serve.adapters import NoHTTPError
+
+    class HandlesOnly(MyAdapter):
+        '''An implementation that serves handles only, as Ray's local testing mode does.'''
+
+        name = "handles-only"
+        no_http = "handles-only serves no HTTP"
+
+        @property
+        def base_url(self):
+            raise NoHTTPError(self.no_http)
+"""
+)
+
+
+def test_adapter_without_http_fails_http_tests_with_its_reason(pytester: pytest.Pytester, run_subprocess: Run) -> None:
+    """An adapter with `no_http` (as the ray-local one): handle tests run, and a test that
+    reaches for HTTP fails with the adapter's reason, in the report too."""
+    pytester.makepyfile(vendor_adapter=HANDLES_ONLY_ADAPTER)
+    pytester.makepyfile(
+        """
+    import pytest
+
+    @pytest.fixture
+    def hello(serve, serve_app):
+        @serve.deployment
+        def hello():
+            return "hello"
+
+        return serve_app(hello.bind(), route_prefix="/hello")
+
+    @pytest.mark.clause("HDL-6")
+    def test_handle(hello):
+        assert hello.handle.remote().result(timeout_s=10) == "hello"
+        assert "no HTTP" in repr(hello)
+
+    @pytest.mark.clause("RET-1")
+    def test_http(hello):
+        hello.http.get("/hello")
+
+    @pytest.mark.clause("RET-2")
+    def test_url(hello):
+        hello.url
+    """
+    )
+    report_dir = pytester.path / "report"
+    result = run_subprocess("--serve-impl=vendor_adapter:HandlesOnly", f"--serve-report={report_dir}")
+    result.assert_outcomes(passed=1, failed=2)
+    message = "NoHTTPError: no HTTP here, so this test cannot run: handles-only serves no HTTP"
+    message += " (app 'default' has no URL)"
+    by_id = {c["id"]: c for c in read_report(report_dir)["clauses"]}
+    assert by_id["HDL-6"]["verdict"] == "pass"
+    for clause in ("RET-1", "RET-2"):
+        assert by_id[clause]["verdict"] == "fail"
+        assert by_id[clause]["tests"][0]["message"].endswith(message), by_id[clause]["tests"][0]["message"]

@@ -140,6 +140,24 @@ def test_comparison_marks_verdict_and_figure_differences(
     assert "idle close after 90.0 s" in row and "idle close after 5.01 s" in row
 
 
+def test_comparison_shows_why_a_clause_without_a_figure_failed(
+    reports: tuple[serve_report.Report, serve_report.Report],
+) -> None:
+    """A failure with no figure shows the start of its reason, the exception's class
+    without its module; a pass shows nothing more."""
+    failing = _report("handles-only", "1.0", 5.0, "pass", 0.001)
+    reason = "pytest_serve.adapters.base.NoHTTPError: no HTTP here, so this test cannot run: " + "x" * 100
+    failing.clauses.append(_clause("RET-1", "fail", message=reason))
+    first = reports[0]
+    first.clauses.append(_clause("RET-1", "pass"))
+    comparison = Comparison([first, failing])
+    row = next(line for line in comparison.to_markdown().splitlines() if line.startswith("| ≠ RET-1 |"))
+    assert row.startswith("| ≠ RET-1 | pass | **fail**: NoHTTPError: no HTTP here, so this test cannot run: xx"), row
+    assert row.endswith("… |") and "pytest_serve.adapters" not in row, row
+    html_row = comparison.to_html().split('<td class="cid">RET-1</td>', 1)[1].split("</tr>", 1)[0]
+    assert '<span class="figure">NoHTTPError: no HTTP here' in html_row, html_row
+
+
 @pytest.mark.parametrize(
     ("a", "b", "differ"),
     [

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 import httpx
 import pytest
 
-from reference_impl import serve
+from reference_impl import api, serve
 from reference_impl.api import running_instance
 from reference_impl.autoscaling import AutoscalingConfig
 from reference_impl.exceptions import DeploymentStartError, DeploymentUnavailableError, ServeError
@@ -67,6 +68,42 @@ def test_bad_route_prefix_raises_before_starting_serve() -> None:
     with pytest.raises(ValueError, match="must start with a forward slash"):
         serve.run(Value.bind(1), name="bad", route_prefix="noslash")
     assert running_instance() is None
+
+
+@pytest.mark.parametrize("how", ["argument", "env-var", "run_many"])
+def test_local_testing_mode_runs_as_usual_and_says_so(
+    http: httpx.Client, how: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ray's `_local_testing_mode=True` (or $RAY_SERVE_FORCE_LOCAL_TESTING_MODE=1) is
+    accepted: the app is served over HTTP as any other, and one warning says what the
+    mode would take away on Ray."""
+    monkeypatch.setattr(api, "_local_testing_noted", False)
+    app = Value.bind("local")
+    with caplog.at_level(logging.WARNING, logger="reference_impl"):
+        if how == "argument":
+            serve.run(app, name="ltm", route_prefix="/ltm", _local_testing_mode=True)
+        elif how == "env-var":
+            monkeypatch.setenv(api.LOCAL_TESTING_ENV_VAR, "1")
+            serve.run(app, name="ltm", route_prefix="/ltm")
+        else:
+            serve.run_many([serve.RunTarget(app, name="ltm", route_prefix="/ltm")], _local_testing_mode=True)
+        serve.run(Value.bind("again"), name="ltm2", route_prefix="/ltm2", _local_testing_mode=True)
+    assert http.get("/ltm").text == "local"
+    notes = [r.getMessage() for r in caplog.records if "local testing mode" in r.getMessage()]
+    assert len(notes) == 1, notes
+    assert "changes nothing on the reference" in notes[0] and "--serve-impl=ray-local" in notes[0]
+
+
+@pytest.mark.parametrize("value", ["0", "true", ""])
+def test_local_testing_env_var_other_than_1_is_off(
+    instance: ServeInstance, value: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As in Ray, only "1" turns the switch on: nothing is said for other values."""
+    monkeypatch.setattr(api, "_local_testing_noted", False)
+    monkeypatch.setenv(api.LOCAL_TESTING_ENV_VAR, value)
+    with caplog.at_level(logging.WARNING, logger="reference_impl"):
+        serve.run(Value.bind(1), name="off", route_prefix="/off")
+    assert not [r for r in caplog.records if "local testing mode" in r.getMessage()]
 
 
 def test_redeploy_same_name_replaces_the_app(http: httpx.Client) -> None:
