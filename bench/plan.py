@@ -25,8 +25,8 @@ class Plan:
     startup_runs: int  # start-up-only launches of the reference and of bare Starlette, in turn
     startup_runs_ray: int  # extra ones of Ray (its main launch gives one more sample)
     suite: bool  # run the conformance suite (serially and with xdist)
-    fixture_tests: int  # tests that only deploy with serve_app, reference
-    fixture_tests_ray: int  # the same on Ray (0: skip)
+    per_test_runs: int  # bench.per_test's tests on the reference and on Ray's local testing mode
+    per_test_runs_ray: int  # the same on full Ray (0: skip)
     server_cpus: str | None = None  # `taskset -c` list for the server processes
     load_cpus: str | None = None  # and for wrk
 
@@ -48,8 +48,8 @@ QUICK = Plan(
     startup_runs=3,
     startup_runs_ray=0,
     suite=False,
-    fixture_tests=20,
-    fixture_tests_ray=0,
+    per_test_runs=20,
+    per_test_runs_ray=0,
 )
 
 FULL = Plan(
@@ -69,6 +69,6 @@ FULL = Plan(
     startup_runs=10,
     startup_runs_ray=1,
     suite=True,
-    fixture_tests=100,
-    fixture_tests_ray=5,
+    per_test_runs=100,
+    per_test_runs_ray=5,
 )

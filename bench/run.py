@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from . import cancel, latency, memory, report, startup, stream, suite, systems, throughput
+from . import cancel, latency, memory, per_test, report, startup, stream, suite, systems, throughput
 from .plan import FULL, QUICK, Plan
 from .tools import ensure_wrk, python_has, run_wrk
 
@@ -188,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "systems": {},
         "startup": {},
         "suite": {},
+        "per_test": {},
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
@@ -216,11 +217,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _step(in_turn, "startup", startup.measure_in_turn, ordered, plan.startup_runs, workdir)
                 results["startup"].update(in_turn["startup"] if "error" not in in_turn["startup"] else in_turn)
         print("bench: pytest-serve", flush=True)
-        _step(results["suite"], "fixture", lambda: {"reference": suite.fixture_overhead(plan.fixture_tests)})
-        if ray_python and plan.fixture_tests_ray:
-            fixture = results["suite"]["fixture"]
-            if "error" not in fixture:
-                _step(fixture, "ray", suite.fixture_overhead, plan.fixture_tests_ray, ray_python, "ray")
+        per = results["per_test"]
+        _step(per, "reference", per_test.measure, "reference", plan.per_test_runs)
+        if ray_python:
+            _step(per, "ray-local", per_test.measure, "ray-local", plan.per_test_runs, ray_python)
+            if plan.per_test_runs_ray:
+                _step(per, "ray", per_test.measure, "ray", plan.per_test_runs_ray, ray_python)
         if plan.suite:
             _step(results["suite"], "serial", suite.conformance_wall_time)
             _step(results["suite"], "xdist", functools.partial(suite.conformance_wall_time, workers=4))
