@@ -3,9 +3,8 @@ with a streaming route and a WebSocket. Written for Ray Serve; nothing in it kno
 pytest-serve."""
 
 from fastapi import FastAPI, WebSocket
-from starlette.responses import StreamingResponse
-
 from ray import serve
+from starlette.responses import StreamingResponse
 
 api = FastAPI()
 
