@@ -6,6 +6,8 @@
 - `compare REPORT...`: reports side by side, clause by implementation, as Markdown and HTML.
 - `verify REPORT`: whether a report comes from the unmodified suite installed here
   (0 verified, 1 rejected, 2 cannot tell).
+- `diff [--impl A --impl B ...] [-- PYTEST ARGS]`: a project's own tests on each
+  implementation, matched test by test (0 all agree, 1 some differ, 2 a run could not start).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -110,6 +111,36 @@ def _parser() -> argparse.ArgumentParser:
         "version, unreadable report, modified installation).",
     )
     verify.add_argument("report", metavar="REPORT", help="a report.json, or a folder holding one")
+    diff = sub.add_parser(
+        "diff",
+        help="run your tests on several implementations and show where they disagree",
+        description="Run the same pytest selection once per implementation, each in its own process, "
+        "and match the outcomes test by test. Exit code 0: every test agrees (whatever its outcome); "
+        "1: some differ; 2: a run could not start. Mark accepted differences with "
+        "@pytest.mark.serve_known_difference(reason) or the serve_known_differences ini key.",
+    )
+    diff.add_argument(
+        "--impl",
+        action="append",
+        default=[],
+        metavar="IMPL",
+        help="an implementation, as --serve-impl (repeatable; the first is the baseline); default: reference and ray",
+    )
+    diff.add_argument(
+        "--ray-address", default=None, metavar="ADDR", help="for the ray runs: test the Serve of this running cluster"
+    )
+    diff.add_argument("--serve-url", default=None, metavar="URL", help="with --ray-address: where clients reach Serve")
+    diff.add_argument(
+        "--report",
+        default=None,
+        metavar="DIR",
+        help="write diff.json, diff.md and diff.html here (default: ./serve-diff)",
+    )
+    diff.add_argument("--junitxml", default=None, metavar="FILE", help="also write the matches as JUnit XML")
+    diff.add_argument(
+        "--timeout", default=3600.0, type=float, metavar="S", help="give up on a run after S seconds (default 3600)"
+    )
+    diff.add_argument("pytest_args", nargs="*", help="the test selection and pytest options, after --")
     return parser
 
 
@@ -150,6 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compare(args)
     if args.command == "verify":
         return _verify(args)
+    if args.command == "diff":
+        from .diffrun import run_diff
+
+        return run_diff(args)
     return _certify(args)
 
 
@@ -206,22 +241,12 @@ def _certify(args: argparse.Namespace) -> int:
         print(f"pytest-serve: no report was written (pytest exit code {int(code)})", file=sys.stderr)
         return 2
     print(f"pytest-serve certify: {args.impl} took {elapsed:.1f} s")
-    _append_step_summary(report_dir / "report.md")
+    from .reporting.step_summary import append_step_summary
+
+    append_step_summary(report_dir / "report.md")
     # Every documented clause that ran, in every tier the run covers: "passed" is the
     # certification for a full run, and judges the clauses a --clause run ran.
     return 0 if json.loads(report.read_text(encoding="utf-8"))["passed"] else 1
-
-
-def _append_step_summary(markdown: Path) -> None:
-    """On GitHub Actions, the report's Markdown goes into the job's summary page."""
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not summary:
-        return
-    try:
-        with open(summary, "a", encoding="utf-8") as out:
-            out.write(markdown.read_text(encoding="utf-8") + "\n")
-    except OSError as err:
-        print(f"pytest-serve: cannot append to $GITHUB_STEP_SUMMARY ({summary}): {err}", file=sys.stderr)
 
 
 def _compare(args: argparse.Namespace) -> int:

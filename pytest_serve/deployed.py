@@ -6,12 +6,15 @@ from typing import Any
 
 import httpx
 
-from .adapters.base import Adapter, NoHTTPError
 from .http import async_http_client, http_client
 
-__all__ = ["DEFAULT_TIMEOUT_S", "DeployedApp"]
+__all__ = ["DEFAULT_TIMEOUT_S", "DeployedApp", "NoHTTPError"]
 
 DEFAULT_TIMEOUT_S = 30.0
+
+
+class NoHTTPError(RuntimeError):
+    """The instance serves no HTTP (its adapter's `no_http` says why) and the test reached for it."""
 
 
 class DeployedApp:
@@ -41,15 +44,6 @@ class DeployedApp:
         self._http: httpx.Client | None = None
         self._ahttp: httpx.AsyncClient | None = None
         self._sockets: list[Any] = []
-
-    @classmethod
-    def on(
-        cls, adapter: Adapter, name: str, route_prefix: str | None, handle: Any, timeout: float = DEFAULT_TIMEOUT_S
-    ) -> DeployedApp:
-        """The app `name` on the instance `adapter` drives."""
-        if adapter.no_http is not None:
-            return cls(name, route_prefix, None, handle, timeout, no_http=adapter.no_http)
-        return cls(name, route_prefix, adapter.base_url, handle, timeout)
 
     def __repr__(self) -> str:
         where = self._base_url if self._base_url is not None else "no HTTP"

@@ -139,7 +139,7 @@ def serve_app(serve_instance: Adapter, serve_http_timeout: float) -> Iterator[Ca
             with contextlib.suppress(Exception):
                 serve_instance.delete(name)
             _fail(failure)
-        result = DeployedApp.on(serve_instance, name, route_prefix, handle, serve_http_timeout)
+        result = _deployed(serve_instance, name, route_prefix, handle, serve_http_timeout)
         deployed.append(result)
         return result
 
@@ -150,6 +150,13 @@ def serve_app(serve_instance: Adapter, serve_http_timeout: float) -> Iterator[Ca
             serve_instance.delete(app.name)
         except Exception:
             pass
+
+
+def _deployed(adapter: Adapter, name: str, route_prefix: str | None, handle: Any, timeout: float) -> DeployedApp:
+    """The app `name` on the instance `adapter` drives (without a URL where it has no HTTP)."""
+    if adapter.no_http is not None:
+        return DeployedApp(name, route_prefix, None, handle, timeout, no_http=adapter.no_http)
+    return DeployedApp(name, route_prefix, adapter.base_url, handle, timeout)
 
 
 @pytest.fixture
@@ -181,7 +188,7 @@ def serve_config(
             _fail(failure)
         adapter = manager.adapter
         prefixes = {a.get("name", "default"): a.get("route_prefix", "/") for a in data.get("applications") or []}
-        apps = [DeployedApp.on(adapter, n, prefixes.get(n, "/"), None, serve_http_timeout) for n in names]
+        apps = [_deployed(adapter, n, prefixes.get(n, "/"), None, serve_http_timeout) for n in names]
         made.extend(apps)
         return apps
 

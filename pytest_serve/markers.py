@@ -20,6 +20,8 @@ MARKERS = (
     "it is graded not testable.",
     "clause(*ids): the conformance clause(s) this test checks, e.g. clause('CAN-3'); "
     "used for --clause selection and the certification report.",
+    "serve_known_difference(reason): this test is known to end differently on some "
+    "implementations, for this reason; `pytest-serve diff` lists it apart and does not count it.",
 )
 
 

@@ -121,6 +121,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("serve_impl", "default implementation under test (see --serve-impl)", default="reference")
     parser.addini(
+        "serve_known_differences",
+        "tests known to end differently on some implementations, one 'NODE-ID-PREFIX: reason' per "
+        "line; `pytest-serve diff` lists them apart (as @pytest.mark.serve_known_difference does)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
         "serve_ray_alias",
         "run `from ray import serve` code on the reference implementation (see --no-serve-ray-alias)",
         type="bool",

@@ -62,7 +62,20 @@ PLUGIN_LAYERS = {
     "reporting": {"reporting"},
     "adapters": {"adapters"},
     "suite": {"suite"},
-    "session": {"plugin", "fixtures", "markers", "manager", "xdist", "alias", "results", "cli", "__init__", "__main__"},
+    "session": {
+        "plugin",
+        "fixtures",
+        "markers",
+        "manager",
+        "xdist",
+        "alias",
+        "results",
+        "cli",
+        "__init__",
+        "__main__",
+        "difflog",
+        "diffrun",
+    },
 }
 PLUGIN_ORDER = {"tools": 0, "reporting": 1, "adapters": 1, "suite": 2, "session": 3}
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Adapter, AdapterError, NoHTTPError, NotTestableError, build_application, free_port, patched_environ
+from ..deployed import NoHTTPError
+from .base import Adapter, AdapterError, NotTestableError, build_application, free_port, patched_environ
 
 __all__ = [
     "Adapter",

@@ -23,7 +23,6 @@ from ..probe import Probe
 __all__ = [
     "Adapter",
     "AdapterError",
-    "NoHTTPError",
     "NotTestableError",
     "build_application",
     "free_port",
@@ -33,10 +32,6 @@ __all__ = [
 
 class AdapterError(Exception):
     """The implementation could not be loaded, started or used; the message says how to fix it."""
-
-
-class NoHTTPError(AdapterError):
-    """The instance serves no HTTP (`Adapter.no_http` says why) and the test reached for it."""
 
 
 class NotTestableError(AdapterError):
@@ -65,7 +60,8 @@ class Adapter(ABC):
     #: read `PYTHONPATH` only then) puts it on their path.
     modules_dir: Path | None = None
     #: Why this implementation serves no HTTP, or None: it has a proxy at `base_url`. A test
-    #: that reaches for HTTP then fails with this reason (Ray's local testing mode has none).
+    #: that reaches for HTTP then fails with `NoHTTPError` and this reason (Ray's local
+    #: testing mode has none); `base_url` raises it too.
     no_http: ClassVar[str | None] = None
 
     @property

@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
-from .base import Adapter, AdapterError, NoHTTPError
+from ..deployed import NoHTTPError
+from .base import Adapter, AdapterError
 
 __all__ = ["RayLocalAdapter"]
 
