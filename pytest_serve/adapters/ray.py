@@ -53,25 +53,8 @@ class RayAdapter(Adapter):
     }
 
     def __init__(self) -> None:
-        from reference_impl import ray_alias
-
-        if ray_alias.is_installed():
-            raise AdapterError(
-                "--serve-impl=ray: `ray` in this process is the reference implementation's "
-                "stand-in (an enclosing pytest session or `reference-serve` installed it); run "
-                "in a fresh process, or start the enclosing session with --no-serve-ray-alias."
-            )
-        if self.starts_ray and "ray" not in sys.modules:
-            # Ray reads it when imported: a one-node Ray then binds its GCS to loopback.
-            for key, value in LOOPBACK_ENV.items():
-                os.environ.setdefault(key, value)
-        try:
-            self._ray = importlib.import_module("ray")
-            self._serve = importlib.import_module("ray.serve")
-        except ImportError as err:
-            raise AdapterError(
-                f'--serve-impl=ray needs Ray Serve ({err}); install it with `pip install "pytest-serve[ray]"`.'
-            ) from None
+        # Ray reads it when imported: a one-node Ray then binds its GCS to loopback.
+        self._ray, self._serve = import_ray("ray", LOOPBACK_ENV if self.starts_ray else {})
         self._url: str | None = None
         self._ray_env: dict[str, str] | None = None  # the environment Ray was started with
         self._ray_paths: set[str] = set()  # the PYTHONPATH its workers have
@@ -274,6 +257,28 @@ class RayAdapter(Adapter):
     def deploy(self, app: Any, *, name: str, route_prefix: str | None) -> Any:
         _ship_by_value(app)
         return self._serve.run(app, name=name, route_prefix=route_prefix)
+
+
+def import_ray(impl: str, env: Mapping[str, str]) -> tuple[ModuleType, ModuleType]:
+    """Real `ray` and `ray.serve` for `--serve-impl=impl`, with `env` set (unless already
+    set) if Ray is not imported yet, as Ray reads some settings only then."""
+    from reference_impl import ray_alias
+
+    if ray_alias.is_installed():
+        raise AdapterError(
+            f"--serve-impl={impl}: `ray` in this process is the reference implementation's "
+            "stand-in (an enclosing pytest session or `reference-serve` installed it); run "
+            "in a fresh process, or start the enclosing session with --no-serve-ray-alias."
+        )
+    if "ray.serve" not in sys.modules:  # (nor, then, the parts of Ray that read env)
+        for key, value in env.items():
+            os.environ.setdefault(key, value)
+    try:
+        return importlib.import_module("ray"), importlib.import_module("ray.serve")
+    except ImportError as err:
+        raise AdapterError(
+            f'--serve-impl={impl} needs Ray Serve ({err}); install it with `pip install "pytest-serve[ray]"`.'
+        ) from None
 
 
 def _pythonpath() -> list[str]:

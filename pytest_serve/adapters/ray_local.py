@@ -16,15 +16,12 @@ process, as it would for any user of the mode, which `stop()` shuts down.
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
 from ..deployed import NoHTTPError
-from .base import Adapter, AdapterError
+from .base import Adapter
 
 __all__ = ["RayLocalAdapter"]
 
@@ -36,28 +33,11 @@ class RayLocalAdapter(Adapter):
     no_http: ClassVar[str | None] = "Ray Serve's local testing mode runs apps in the test process without an HTTP proxy"
 
     def __init__(self) -> None:
-        from reference_impl import ray_alias
+        from .ray import LOOPBACK_ENV, import_ray
 
-        from .ray import LOOPBACK_ENV
-
-        if ray_alias.is_installed():
-            raise AdapterError(
-                "--serve-impl=ray-local: `ray` in this process is the reference implementation's "
-                "stand-in; run in a fresh process, or start the enclosing session with --no-serve-ray-alias."
-            )
-        if "ray.serve" not in sys.modules:
-            # Read when ray.serve is imported (its constants); a Ray that a test starts
-            # through serve.status() stays on loopback as the ray adapter's does.
-            os.environ.setdefault(FORCE_ENV_VAR, "1")
-            for key, value in LOOPBACK_ENV.items():
-                os.environ.setdefault(key, value)
-        try:
-            self._ray = importlib.import_module("ray")
-            self._serve = importlib.import_module("ray.serve")
-        except ImportError as err:
-            raise AdapterError(
-                f'--serve-impl=ray-local needs Ray Serve ({err}); install it with `pip install "pytest-serve[ray]"`.'
-            ) from None
+        # Read when ray.serve is imported (its constants); a Ray that a test starts
+        # through serve.status() stays on loopback as the ray adapter's does.
+        self._ray, self._serve = import_ray("ray-local", {FORCE_ENV_VAR: "1", **LOOPBACK_ENV})
         self._handles: dict[str, Any] = {}
 
     @property
