@@ -2,7 +2,8 @@
 
 It writes every test report, one JSON object per line, to the file named by
 $PYTEST_SERVE_DIFF_LOG: node ID, phase, outcome, whether it was an expected failure,
-the short reason, and the test's known difference if it has one (its
+the short reason, why the instance could not take the test (a running cluster grades
+some tests "not testable"), and the test's known difference if it has one (its
 `serve_known_difference` mark, or a line of the `serve_known_differences` ini key that
 its ID starts with). Under pytest-xdist the controller writes what its workers report.
 """
@@ -14,6 +15,8 @@ import os
 from typing import IO, Any
 
 import pytest
+
+from .properties import NOT_TESTABLE
 
 LOG_ENV_VAR = "PYTEST_SERVE_DIFF_LOG"
 KNOWN = "serve_known_difference"
@@ -68,6 +71,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if _out is None:
         return
     known = next((str(v) for k, v in report.user_properties if k == KNOWN), None)
+    untestable = next((str(v) for k, v in report.user_properties if k == NOT_TESTABLE), None)
     record: dict[str, Any] = {
         "nodeid": report.nodeid,
         "when": report.when,
@@ -75,6 +79,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         "xfail": hasattr(report, "wasxfail"),
         "message": _message(report),
         "known": known,
+        "not_testable": untestable,
     }
     _out.write(json.dumps(record) + "\n")
     _out.flush()

@@ -5,7 +5,8 @@ Two runs of a test agree when they end alike: the same outcome and, for failures
 errors, the same kind of exception (the message may differ: it often holds timings or
 addresses). The first implementation is the baseline the others are compared with. A
 test marked as a known difference is listed apart, with its reason, and never counts
-as disagreeing. No pytest import.
+as disagreeing; so is a test an instance could not take (a running cluster grades tests
+that need other settings "not testable"): there is nothing to compare. No pytest import.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ __all__ = ["Diff", "Outcome", "Run", "merge_phases"]
 
 REASON_LIMIT = 100  # characters of a reason in a table cell
 FAILED = ("failed", "error")
+UNTESTABLE = "not-testable"  # the instance could not take the test: nothing to compare
 
 
 @dataclass(frozen=True)
 class Outcome:
     """How one test ended in one run."""
 
-    outcome: str  # passed, failed, error, skipped, xfailed, xpassed
+    outcome: str  # passed, failed, error, skipped, xfailed, xpassed, not-testable
     message: str = ""
     known: str | None = None  # the reason of a known, accepted difference
 
@@ -65,7 +67,10 @@ def merge_phases(records: list[dict[str, Any]]) -> dict[str, Outcome]:
             merged[nodeid] = Outcome("error", around[0]["message"], known)
         elif skipped:
             first = skipped[0]
-            merged[nodeid] = Outcome("xfailed" if first.get("xfail") else "skipped", first["message"], known)
+            if first.get("not_testable"):
+                merged[nodeid] = Outcome(UNTESTABLE, first["not_testable"], known)
+            else:
+                merged[nodeid] = Outcome("xfailed" if first.get("xfail") else "skipped", first["message"], known)
         elif call is not None:
             merged[nodeid] = Outcome("xpassed" if call.get("xfail") else "passed", "", known)
         else:  # no call and nothing failed: the run ended inside the test
@@ -103,6 +108,10 @@ class Row:
     def differs(self) -> bool:
         return any(self.differs_from_first)
 
+    @property
+    def untestable(self) -> bool:
+        return any(c is not None and c.outcome == UNTESTABLE for c in self.cells)
+
 
 def _disagree(a: Outcome | None, b: Outcome | None) -> bool:
     if a is None or b is None:
@@ -132,20 +141,26 @@ class Diff:
 
     @property
     def differing(self) -> list[Row]:
-        return [r for r in self.rows if r.differs and r.known is None]
+        return [r for r in self.rows if r.differs and r.known is None and not r.untestable]
 
     @property
     def known(self) -> list[Row]:
-        return [r for r in self.rows if r.known is not None]
+        return [r for r in self.rows if r.known is not None and not r.untestable]
+
+    @property
+    def untestable(self) -> list[Row]:
+        """Tests that an instance could not take (a cluster's settings): not compared."""
+        return [r for r in self.rows if r.untestable]
 
     @property
     def agreeing(self) -> int:
-        return sum(1 for r in self.rows if not r.differs and r.known is None)
+        return sum(1 for r in self.rows if not r.differs and r.known is None and not r.untestable)
 
     @property
     def headline(self) -> str:
         names = " and ".join(self.labels) if len(self.labels) == 2 else ", ".join(self.labels)
         known = f"; {len(self.known)} known difference(s)" if self.known else ""
+        known += f"; {len(self.untestable)} not testable on an instance" if self.untestable else ""
         if not self.differing:
             return f"AGREE: {names} agree on all {self.agreeing} test(s){known}"
         return f"DIFFER: {len(self.differing)} test(s) differ between {names}; {self.agreeing} agree{known}"
@@ -173,6 +188,8 @@ class Diff:
             lines += [f"## Tests that differ from {self.labels[0]}", "", *self._table(self.differing), ""]
         if self.known:
             lines += ["## Known differences (accepted, not counted)", "", *self._table(self.known, "reason"), ""]
+        if self.untestable:
+            lines += ["## Not testable on an instance (not compared)", "", *self._table(self.untestable), ""]
         lines.append(
             "Two runs of a test agree when they end alike: the same outcome and, for failures, the same kind of "
             "exception."
@@ -182,7 +199,8 @@ class Diff:
     def to_terminal(self) -> str:
         lines = [self.headline]
         width = max(len(label) for label in self.labels) + 2
-        for title, rows in (("differ", self.differing), ("known differences", self.known)):
+        sections = (("differ", self.differing), ("known differences", self.known), ("not testable", self.untestable))
+        for title, rows in sections:
             if not rows:
                 continue
             lines.append(f"-- {title} --")
@@ -207,11 +225,12 @@ class Diff:
                 "agree": self.agreeing,
                 "differ": len(self.differing),
                 "known": len(self.known),
+                "not_testable": len(self.untestable),
             },
             "tests": [
                 {
                     "nodeid": r.nodeid,
-                    "differs": r.differs and r.known is None,
+                    "differs": r.differs and r.known is None and not r.untestable,
                     "known": r.known,
                     "outcomes": {label: outcome(o) for label, o in zip(self.labels, r.cells, strict=True)},
                 }
@@ -236,6 +255,7 @@ class Diff:
         for section, rows, known in (
             (f"Tests that differ from {self.labels[0]}", self.differing, False),
             ("Known differences (accepted, not counted)", self.known, True),
+            ("Not testable on an instance (not compared)", self.untestable, False),
         ):
             if not rows:
                 continue
@@ -259,7 +279,7 @@ class Diff:
             name="pytest-serve diff " + " vs ".join(self.labels),
             tests=str(len(self.rows)),
             failures=str(len(self.differing)),
-            skipped=str(len(self.known)),
+            skipped=str(len(self.known) + len(self.untestable)),
         )
         for row in self.rows:
             path, _, name = row.nodeid.rpartition("::")
@@ -268,7 +288,9 @@ class Diff:
                 f"{label}: {o.short() if o is not None else 'not run'}"
                 for label, o in zip(self.labels, row.cells, strict=True)
             )
-            if row.known is not None:
+            if row.untestable:
+                ET.SubElement(case, "skipped", message=f"not testable on an instance: {said}").text = said
+            elif row.known is not None:
                 ET.SubElement(case, "skipped", message=f"known difference: {row.known}").text = said
             elif row.differs:
                 ET.SubElement(case, "failure", message=f"outcomes differ: {said}").text = said

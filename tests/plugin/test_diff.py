@@ -109,3 +109,36 @@ def test_a_known_difference_needs_a_reason(pytester: pytest.Pytester) -> None:
     done = _diff(pytester.path, *IMPLS, "--", "-p", "no:cacheprovider")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "@pytest.mark.serve_known_difference needs a reason" in done.stderr
+
+
+def test_not_testable_is_not_compared_and_phases_merge_as_pytest_counts() -> None:
+    """A test a cluster could not take is listed apart, not as a difference; a failed
+    setup is an error and a failed call with a failed teardown is a failure."""
+    from pytest_serve.reporting.diff import Diff, Run, merge_phases
+
+    def record(nodeid: str, when: str, outcome: str, message: str = "", **extra: object) -> dict[str, object]:
+        return {"nodeid": nodeid, "when": when, "outcome": outcome, "message": message, **extra}
+
+    cluster = merge_phases(
+        [
+            record("t.py::test_settings", "setup", "skipped", "not testable", not_testable="needs request_timeout_s=1"),
+            record("t.py::test_setup", "setup", "failed", "RuntimeError: no port"),
+            record("t.py::test_both", "setup", "passed"),
+            record("t.py::test_both", "call", "failed", "AssertionError: x"),
+            record("t.py::test_both", "teardown", "failed", "OSError: gone"),
+        ]
+    )
+    assert (cluster["t.py::test_settings"].outcome, cluster["t.py::test_settings"].message) == (
+        "not-testable",
+        "needs request_timeout_s=1",
+    )
+    assert cluster["t.py::test_setup"].outcome == "error"
+    assert (cluster["t.py::test_both"].outcome, cluster["t.py::test_both"].kind) == ("failed", "AssertionError")
+    local = merge_phases(
+        [record(n, "call", "passed") for n in ("t.py::test_settings", "t.py::test_setup", "t.py::test_both")]
+    )
+    diff = Diff([Run("reference", 0, local, 1.0), Run("ray", 1, cluster, 2.0)])
+    assert [r.nodeid for r in diff.untestable] == ["t.py::test_settings"]
+    assert [r.nodeid for r in diff.differing] == ["t.py::test_setup", "t.py::test_both"]
+    assert diff.headline == "DIFFER: 2 test(s) differ between reference and ray; 0 agree; 1 not testable on an instance"
+    assert "## Not testable on an instance (not compared)" in diff.to_markdown()

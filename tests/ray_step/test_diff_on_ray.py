@@ -57,7 +57,7 @@ def test_diff_reports_the_test_that_leans_on_one_process(tmp_path: Path) -> None
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=DIFF_TIMEOUT_S)
     assert done.returncode == 1, done.stdout + done.stderr
     data = json.loads((tmp_path / "out" / "diff.json").read_text(encoding="utf-8"))
-    assert data["counts"] == {"tests": 2, "agree": 1, "differ": 1, "known": 0}, data
+    assert data["counts"] == {"tests": 2, "agree": 1, "differ": 1, "known": 0, "not_testable": 0}, data
     [differs] = [t for t in data["tests"] if t["differs"]]
     assert differs["nodeid"] == "test_project.py::test_reads_what_the_replica_saw"
     assert differs["outcomes"]["reference"]["outcome"] == "passed"
