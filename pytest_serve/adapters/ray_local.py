@@ -8,10 +8,11 @@ lacks fails as on it. `RAY_SERVE_FORCE_LOCAL_TESTING_MODE=1` is set before Ray S
 imported, so code under test that calls `serve.run` itself stays local too.
 
 Two things of the mode shape this adapter: deleting an app has no local counterpart
-(`serve.delete` starts a full Ray), so `delete` forgets the app's handle and its
-replicas stay in memory, as after a test that uses the mode; and a test that calls
-`serve.status()`, `serve.delete()` or `serve.shutdown()` starts a full Ray in this
-process, as it would for any user of the mode, which `stop()` shuts down.
+(`serve.delete` starts a full Ray, then raises "There is no Serve instance running"), so
+`delete` forgets the app's handle and its replicas stay in memory, as after a test that
+uses the mode; and a test that calls `serve.status()`, `serve.get_deployment_handle()`
+or `serve.delete()` starts a full Ray in this process, as it would for any user of the
+mode, which `stop()` shuts down.
 """
 
 from __future__ import annotations
