@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..observe import Figure
 from .html_page import badge, esc, page
-from .markdown import SECTIONS, cell
+from .markdown import SECTIONS, cell, split_exception
 from .model import ClauseResult, Report
 
 __all__ = ["Comparison", "figures_differ"]
@@ -191,10 +191,8 @@ def _cause(clause: ClauseResult) -> str:
     if not reasons:
         return ""
     first = reasons[0].splitlines()[0]
-    kind, sep, rest = first.partition(": ")
-    if sep and " " not in kind:
-        kind = kind.rpartition(".")[2]
-    return cell(f"{kind}{sep}{rest}", CAUSE_LIMIT)
+    kind, rest = split_exception(first)
+    return cell(f"{kind}: {rest}" if kind else first, CAUSE_LIMIT)
 
 
 def _labels(reports: list[Report]) -> list[str]:

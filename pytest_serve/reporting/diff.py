@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .html_page import badge, esc, page
-from .markdown import cell
+from .markdown import cell, split_exception
 
 __all__ = ["Diff", "Outcome", "Run", "merge_phases"]
 
@@ -37,10 +37,7 @@ class Outcome:
     @property
     def kind(self) -> str:
         """The exception's class name for a failure (`AssertionError`), else ""."""
-        if self.outcome not in FAILED:
-            return ""
-        head, sep, _ = self.message.partition(":")
-        return head.rpartition(".")[2].strip() if sep and " " not in head.strip() else ""
+        return split_exception(self.message)[0] if self.outcome in FAILED else ""
 
     def short(self) -> str:
         """Outcome and reason, for a table cell."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from . import instance_facts
 from .model import RULE, TIER_TITLES, ClauseResult, Report, Tier
 
-__all__ = ["SECTIONS", "cell", "origin_lines", "render_markdown"]
+__all__ = ["SECTIONS", "cell", "origin_lines", "render_markdown", "split_exception"]
 
 #: The report's sections: (tier, level, title).
 SECTIONS: tuple[tuple[Tier, str, str], ...] = (
@@ -22,6 +22,15 @@ def cell(text: str, limit: int = 220) -> str:
     """Text for one Markdown table cell: one line, pipes escaped, at most `limit` characters."""
     text = " ".join(str(text).split()).replace("|", "\\|")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def split_exception(line: str) -> tuple[str, str]:
+    """`pkg.mod.NoHTTPError: text` → (`NoHTTPError`, `text`): the exception's class without
+    its module, and the rest; ("", line) when the line does not start with a class name."""
+    kind, sep, rest = line.partition(": ")
+    if not sep or not kind.strip() or " " in kind.strip():
+        return "", line
+    return kind.strip().rpartition(".")[2], rest
 
 
 def measured(clause: ClauseResult) -> str:
