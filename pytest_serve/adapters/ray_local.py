@@ -17,7 +17,7 @@ mode, which `stop()` shuts down.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -52,6 +52,19 @@ class RayLocalAdapter(Adapter):
     @property
     def base_url(self) -> str:
         raise NoHTTPError(f"no HTTP here, so this test cannot run: {self.no_http}")
+
+    def check_testable(
+        self, http_options: Mapping[str, Any], env: Mapping[str, str], defaults: Sequence[str] = ()
+    ) -> str | None:
+        """A test's `serve_env` cannot apply: the mode starts nothing that would read it, and
+        Ray Serve read its settings from the environment when this process imported it.
+        (`http_options` need no check: without a proxy, a test that uses them fails on HTTP.)"""
+        if env:
+            return (
+                f"needs the environment {dict(env)} at the start of Serve; Ray Serve's local testing mode "
+                "starts nothing, and ray.serve read its environment when this process imported it"
+            )
+        return None
 
     def start(self, http_options: Mapping[str, Any], env: Mapping[str, str]) -> None:
         """Nothing to start: the mode has no proxy, so `http_options` have nowhere to go."""
